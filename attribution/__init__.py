@@ -1,0 +1,1 @@
+"""Valuation rounds: the Django app around the pure attribution engine."""

@@ -1,0 +1,193 @@
+"""Coalition samplers: which coalitions an estimator evaluates.
+
+Strategies (``strategy=``):
+
+``"kernel"``
+    The Shapley kernel: sizes 1..n-1 with p(k) ∝ (n-1) / (k (n-k)), uniform within a size. Sampling
+    from it makes KernelSHAP's weighted regression an unweighted one.
+``"size_uniform"``
+    Sizes 0..n uniformly (the empty and grand coalitions included), uniform within a size.
+``"uniform"``
+    Uniform over all 2^n coalitions (each player in with probability 1/2).
+``"fixed_size"``
+    Every coalition has size ⌊α n⌋ (``alpha=``): the held-out sets of datamodels and LDS.
+
+``paired=True`` returns each sampled coalition followed by its complement (antithetic sampling);
+``deduplicate=True`` keeps drawing until ``n_coalitions`` distinct coalitions are found; it changes
+the distribution (frequent coalitions are under-represented), which suits a surrogate's training set
+but not an importance-weighted estimator.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from attribution.engine.errors import EngineInputError
+from attribution.engine.games import Masks, check_n_players
+
+Strategy = Literal["kernel", "size_uniform", "uniform", "fixed_size"]
+STRATEGIES: tuple[Strategy, ...] = ("kernel", "size_uniform", "uniform", "fixed_size")
+
+_MAX_DRAW_ROUNDS = 64
+
+
+def sample_coalitions(
+    n_players: int,
+    n_coalitions: int,
+    *,
+    strategy: Strategy = "kernel",
+    seed: int | np.random.Generator | None = None,
+    paired: bool = False,
+    deduplicate: bool = False,
+    alpha: float = 0.5,
+) -> Masks:
+    """Draw coalitions as a boolean matrix.
+
+    Args:
+        n_players: Number of players n (>= 1).
+        n_coalitions: Number of rows to return. With ``paired`` an odd count ends on an unpaired
+            coalition.
+        strategy: One of ``STRATEGIES`` (see the module docstring).
+        seed: Seed or generator; the same seed gives the same coalitions.
+        paired: Follow every sampled coalition by its complement.
+        deduplicate: Return distinct coalitions only (a coalition drawn before, or the
+            complement of one, is skipped, so pairs may be broken).
+        alpha: Fraction of players in each coalition for ``"fixed_size"``.
+
+    Returns:
+        Boolean array of shape ``(n_coalitions, n_players)``.
+
+    Raises:
+        EngineInputError: On an unknown strategy, a bad count or alpha, or when ``deduplicate``
+            asks for more distinct coalitions than the strategy can produce.
+    """
+    n_players = check_n_players(n_players, minimum=1)
+    if isinstance(n_coalitions, bool) or not isinstance(n_coalitions, int | np.integer):
+        raise EngineInputError("n_coalitions must be an integer.")
+    if n_coalitions < 0:
+        raise EngineInputError(f"n_coalitions must be >= 0, got {n_coalitions}.")
+    if strategy not in STRATEGIES:
+        raise EngineInputError(f"unknown strategy {strategy!r}; choose one of {STRATEGIES}.")
+    size = _fixed_size(n_players, alpha) if strategy == "fixed_size" else 0
+    if strategy == "kernel" and n_players < 2:
+        raise EngineInputError("the Shapley kernel needs at least 2 players.")
+    rng = np.random.default_rng(seed)
+    if deduplicate:
+        support = support_size(n_players, strategy, alpha=alpha)
+        if n_coalitions > support:
+            raise EngineInputError(
+                f"asked for {n_coalitions} distinct coalitions but strategy {strategy!r} has only "
+                f"{support} for {n_players} players."
+            )
+        return _draw_distinct(n_players, int(n_coalitions), strategy, rng, paired, size)
+    return _draw(n_players, int(n_coalitions), strategy, rng, paired, size)
+
+
+def support_size(n_players: int, strategy: Strategy, *, alpha: float = 0.5) -> int:
+    """Number of distinct coalitions a strategy can produce."""
+    if strategy == "kernel":
+        return int(2**n_players - 2)
+    if strategy == "fixed_size":
+        return math.comb(n_players, _fixed_size(n_players, alpha))
+    return int(2**n_players)
+
+
+def kernel_size_probabilities(n_players: int) -> NDArray[np.float64]:
+    """p(k) for k = 0..n under the Shapley kernel (zero at k = 0 and k = n)."""
+    sizes = np.arange(1, n_players, dtype=np.float64)
+    weights = (n_players - 1) / (sizes * (n_players - sizes))
+    probabilities = np.zeros(n_players + 1)
+    probabilities[1:n_players] = weights / weights.sum()
+    return probabilities
+
+
+def size_probabilities(
+    n_players: int, strategy: Strategy, *, alpha: float = 0.5
+) -> NDArray[np.float64]:
+    """Marginal distribution of the coalition size k = 0..n under a strategy."""
+    if strategy == "kernel":
+        return kernel_size_probabilities(n_players)
+    if strategy == "size_uniform":
+        return np.full(n_players + 1, 1.0 / (n_players + 1))
+    if strategy == "uniform":
+        return np.array([math.comb(n_players, k) / 2.0**n_players for k in range(n_players + 1)])
+    probabilities = np.zeros(n_players + 1)
+    probabilities[_fixed_size(n_players, alpha)] = 1.0
+    return probabilities
+
+
+def _fixed_size(n_players: int, alpha: float) -> int:
+    if not 0.0 < alpha < 1.0:
+        raise EngineInputError(f"alpha must lie strictly between 0 and 1, got {alpha}.")
+    return math.floor(alpha * n_players)
+
+
+def _draw_sizes(
+    n_players: int, count: int, strategy: Strategy, rng: np.random.Generator, size: int
+) -> NDArray[np.intp]:
+    if strategy == "fixed_size":
+        return np.full(count, size, dtype=np.intp)
+    if strategy == "uniform":
+        return rng.binomial(n_players, 0.5, size=count).astype(np.intp)
+    probabilities = size_probabilities(n_players, strategy)
+    return rng.choice(n_players + 1, size=count, p=probabilities).astype(np.intp)
+
+
+def _masks_of_sizes(n_players: int, sizes: NDArray[np.intp], rng: np.random.Generator) -> Masks:
+    """Uniform coalitions of the given sizes: rank random keys, keep the ``size`` smallest."""
+    keys = rng.random((len(sizes), n_players))
+    ranks = np.argsort(np.argsort(keys, axis=1), axis=1)
+    masks: Masks = ranks < sizes[:, None]
+    return masks
+
+
+def _draw(
+    n_players: int,
+    n_coalitions: int,
+    strategy: Strategy,
+    rng: np.random.Generator,
+    paired: bool,
+    size: int,
+) -> Masks:
+    n_base = (n_coalitions + 1) // 2 if paired else n_coalitions
+    base = _masks_of_sizes(n_players, _draw_sizes(n_players, n_base, strategy, rng, size), rng)
+    if not paired:
+        return base
+    interleaved = np.empty((2 * n_base, n_players), dtype=np.bool_)
+    interleaved[0::2] = base
+    interleaved[1::2] = ~base
+    return interleaved[:n_coalitions]
+
+
+def _draw_distinct(
+    n_players: int,
+    n_coalitions: int,
+    strategy: Strategy,
+    rng: np.random.Generator,
+    paired: bool,
+    size: int,
+) -> Masks:
+    chosen: dict[bytes, None] = {}
+    rows: list[Masks] = []
+    for _ in range(_MAX_DRAW_ROUNDS):
+        missing = n_coalitions - len(rows)
+        if missing <= 0:
+            break
+        batch = _draw(n_players, max(2 * missing, 16), strategy, rng, paired, size)
+        for row in batch:
+            key = np.packbits(row).tobytes()
+            if key not in chosen:
+                chosen[key] = None
+                rows.append(row)
+    if len(rows) < n_coalitions:
+        raise EngineInputError(
+            f"found only {len(rows)} distinct coalitions of the {n_coalitions} asked for; "
+            "ask for fewer or turn deduplication off."
+        )
+    if not rows:
+        return np.zeros((0, n_players), dtype=np.bool_)
+    return np.stack(rows[:n_coalitions])

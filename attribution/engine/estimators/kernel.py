@@ -1,0 +1,81 @@
+"""KernelSHAP in closed form with the efficiency constraint (Covert & Lee 2021)."""
+
+from __future__ import annotations
+
+from typing import Self
+
+import numpy as np
+from numpy.typing import NDArray
+
+from attribution.engine.coalitions import sample_coalitions
+from attribution.engine.estimators.base import ShapleyEstimator, check_budget, endpoint_masks
+from attribution.engine.estimators.regression import solve_efficient_regression
+from attribution.engine.games import Game
+from attribution.engine.progress import Progress, report
+
+
+class KernelShapley(ShapleyEstimator):
+    """KernelSHAP: sample coalitions from the Shapley kernel, solve the constrained regression.
+
+    Σφ = v(N) − v(∅) holds exactly (the constraint is solved, not penalised). Standard errors come
+    from refitting on bootstrap resamples of the sampled coalitions (pairs resampled together).
+
+    Args:
+        budget: Most utility evaluations to spend: ∅ and N plus ``budget − 2`` sampled coalitions.
+            At least n + 2, so the regression is determined.
+        seed: Seed or generator.
+        paired: Sample each coalition together with its complement (variance reduction).
+        n_bootstrap: Bootstrap refits for ``stderr_`` (0 leaves ``stderr_`` None).
+        progress: Optional ``progress(stage, done, total)`` callback.
+    """
+
+    def __init__(
+        self,
+        budget: int = 1000,
+        seed: int | np.random.Generator | None = None,
+        paired: bool = True,
+        n_bootstrap: int = 100,
+        progress: Progress | None = None,
+    ) -> None:
+        self.budget = budget
+        self.seed = seed
+        self.paired = paired
+        self.n_bootstrap = n_bootstrap
+        self.progress = progress
+
+    def fit(self, game: Game) -> Self:
+        counter = self._start(game)
+        n = counter.n_players
+        budget = check_budget(
+            self.budget, n + 2, "KernelShapley", f"∅, N and at least one coalition per player ({n})"
+        )
+        rng = np.random.default_rng(self.seed)
+        masks = sample_coalitions(n, budget - 2, strategy="kernel", seed=rng, paired=self.paired)
+        report(self.progress, "evaluate", 0, 1)
+        baseline, grand = counter(endpoint_masks(n))
+        targets = counter(masks) - baseline
+        report(self.progress, "evaluate", 1, 1)
+        total = grand - baseline
+        values = solve_efficient_regression(masks, targets, total)
+        stderr = self._bootstrap(masks, targets, total, rng) if self.n_bootstrap > 0 else None
+        self.masks_ = masks
+        self._finish(counter, values, stderr, baseline, grand)
+        return self
+
+    def _bootstrap(
+        self,
+        masks: NDArray[np.bool_],
+        targets: NDArray[np.float64],
+        total: float,
+        rng: np.random.Generator,
+    ) -> NDArray[np.float64]:
+        """Standard deviation of the estimate over resamples of the sampling units."""
+        unit = np.arange(len(masks)) // 2 if self.paired else np.arange(len(masks))
+        n_units = int(unit.max()) + 1
+        draws = np.empty((self.n_bootstrap, masks.shape[1]))
+        for b in range(self.n_bootstrap):
+            counts = np.bincount(rng.integers(0, n_units, n_units), minlength=n_units)
+            weights = counts[unit].astype(np.float64)
+            draws[b] = solve_efficient_regression(masks, targets, total, weights)
+            report(self.progress, "bootstrap", b + 1, self.n_bootstrap)
+        return np.asarray(draws.std(axis=0, ddof=1), dtype=np.float64)

@@ -1,0 +1,291 @@
+"""SurrogateSHAP (arXiv 2601.22276): Shapley values of a gradient-boosted tree fitted to the game.
+
+Evaluate the game on sampled coalitions plus ∅ and N, fit a CatBoost regressor f on the coalition
+indicators, and take the exact Shapley values of the tree game g(S) = f(1_S) (interventional
+TreeSHAP against an all-zeros background, explained at the all-ones point).
+
+Beyond the reference implementation:
+
+* **Efficiency.** f need not interpolate v at ∅ and N, so Σφ_tree = f(N) − f(∅) ≠ v(N) − v(∅) in
+  general; that raw gap is reported (``raw_efficiency_gap_``). The returned values are the Shapley
+  values of f *patched* to equal v at ∅ and N: patching a game at N adds the same amount to every
+  player and patching it at ∅ subtracts the same amount from every player, so the correction adds
+  (v(N) − v(∅) − Σφ_tree)/n to each value (``efficiency="uniform"``; it is also the L2-closest point
+  on the efficiency hyperplane). ``efficiency="none"`` returns the raw tree values.
+* **Fidelity.** ``cv_r2_`` is the out-of-sample R² of the surrogate by k-fold cross-validation over
+  the evaluated coalitions (∅ and N always stay in training).
+* **Uncertainty.** ``n_bootstrap`` refits on bootstrap resamples of the evaluated coalitions give
+  ``stderr_`` and ``bootstrap_values_``; they capture the surrogate's variance, not its bias.
+* **Bias correction.** ``bias_correction=True`` adds the KernelSHAP estimate of the residual game
+  r = v − f, solved on the same evaluations (importance-weighted to the Shapley kernel, with the
+  efficiency constraint Σφ_r = v(N) − v(∅) − Σφ_tree), so no extra utility calls are made and
+  efficiency holds by construction. Residuals are in-sample, so the correction is conservative.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Self
+
+import numpy as np
+from numpy.typing import NDArray
+
+from attribution.engine.coalitions import Strategy, sample_coalitions, support_size
+from attribution.engine.errors import EngineInputError
+from attribution.engine.estimators.base import ShapleyEstimator, check_budget, endpoint_masks
+from attribution.engine.estimators.regression import (
+    count_distinct,
+    kernel_importance_weights,
+    solve_efficient_regression,
+)
+from attribution.engine.estimators.tree_shapley import tree_game_shapley
+from attribution.engine.games import Game, check_masks, check_utilities
+from attribution.engine.progress import Progress, report
+
+Efficiency = Literal["uniform", "none"]
+MIN_SAMPLED = 4
+
+
+class SurrogateShapley(ShapleyEstimator):
+    """SurrogateSHAP with exact efficiency, CV fidelity, bootstrap errors and bias correction.
+
+    Args:
+        budget: Utility evaluations: ∅, N and ``budget − 2`` distinct sampled coalitions.
+        seed: Seed for coalition sampling, CatBoost, CV folds and the bootstrap.
+        strategy: Coalition sampler (see ``sample_coalitions``); the kernel by default.
+        paired: Sample coalitions with their complements.
+        iterations, depth, learning_rate, l2_leaf_reg: CatBoost hyper-parameters.
+        efficiency: ``"uniform"`` (default) enforces Σφ = v(N) − v(∅); ``"none"`` returns raw
+            tree values.
+        bias_correction: Add the KernelSHAP estimate of the residual game (see module docstring).
+        cv_folds: Folds for ``cv_r2_`` (0 to skip; each fold costs one CatBoost fit).
+        n_bootstrap: Bootstrap refits for ``stderr_`` (0 leaves ``stderr_`` None).
+        thread_count: CatBoost threads (1: see the threading note in DEVELOPERS.md).
+        progress: Optional ``progress(stage, done, total)`` callback.
+
+    Attributes (besides the base class's):
+        raw_values_: Tree-game Shapley values before any correction.
+        raw_efficiency_gap_: Σ raw_values_ − (v(N) − v(∅)).
+        residual_values_: KernelSHAP values of the residual game (bias correction only).
+        cv_r2_: Cross-validated R² of the surrogate, or None.
+        cv_predictions_: Out-of-fold predictions for ``masks_`` rows (NaN for ∅ and N).
+        bootstrap_values_: Shape (n_bootstrap, n_players), or None.
+        model_: The fitted CatBoostRegressor.
+        masks_, utilities_: The evaluated coalitions and their utilities.
+    """
+
+    def __init__(
+        self,
+        budget: int = 256,
+        seed: int | None = 0,
+        strategy: Strategy = "kernel",
+        paired: bool = True,
+        iterations: int = 300,
+        depth: int = 4,
+        learning_rate: float = 0.1,
+        l2_leaf_reg: float = 3.0,
+        efficiency: Efficiency = "uniform",
+        bias_correction: bool = False,
+        cv_folds: int = 5,
+        n_bootstrap: int = 0,
+        thread_count: int = 1,
+        progress: Progress | None = None,
+    ) -> None:
+        self.budget = budget
+        self.seed = seed
+        self.strategy = strategy
+        self.paired = paired
+        self.iterations = iterations
+        self.depth = depth
+        self.learning_rate = learning_rate
+        self.l2_leaf_reg = l2_leaf_reg
+        self.efficiency = efficiency
+        self.bias_correction = bias_correction
+        self.cv_folds = cv_folds
+        self.n_bootstrap = n_bootstrap
+        self.thread_count = thread_count
+        self.progress = progress
+
+    def fit(self, game: Game) -> Self:
+        counter = self._start(game)
+        n = counter.n_players
+        budget = check_budget(
+            self.budget, 2 + MIN_SAMPLED, "SurrogateShapley", f"∅, N and {MIN_SAMPLED} coalitions"
+        )
+        # Deduplicated draws cannot exceed the strategy's support (small games): take them all.
+        n_sampled = min(budget - 2, support_size(n, self.strategy))
+        sampled = sample_coalitions(
+            n,
+            n_sampled,
+            strategy=self.strategy,
+            seed=self.seed,
+            paired=self.paired,
+            deduplicate=True,
+        )
+        sampled = sampled[(sampled.any(axis=1)) & (~sampled.all(axis=1))]
+        masks = np.concatenate([endpoint_masks(n), sampled])
+        report(self.progress, "evaluate", 0, 1)
+        utilities = counter(masks)
+        report(self.progress, "evaluate", 1, 1)
+        self._fit_arrays(masks, utilities)
+        self.n_evaluations_ = counter.n_evaluations
+        return self
+
+    def fit_table(self, masks: object, utilities: object) -> Self:
+        """Value players from coalitions evaluated elsewhere.
+
+        Args:
+            masks: Coalitions, shape (m, n), boolean or 0/1; must include ∅ and N (repeated rows
+                are allowed: repeated evaluations of a noisy utility).
+            utilities: Their utilities, shape (m,).
+
+        Raises:
+            EngineInputError: On bad shapes, NaN utilities, or a table without ∅ or N.
+        """
+        checked = check_masks(masks)
+        values = check_utilities(utilities, checked.shape[0])
+        if checked.shape[1] < 2:
+            raise EngineInputError(
+                f"a table needs at least 2 players to share value, got {checked.shape[1]}."
+            )
+        self._fit_arrays(checked, values)
+        self.n_evaluations_ = count_distinct(checked)
+        return self
+
+    def _fit_arrays(self, masks: NDArray[np.bool_], utilities: NDArray[np.float64]) -> None:
+        n = masks.shape[1]
+        empty, grand = ~masks.any(axis=1), masks.all(axis=1)
+        if not empty.any() or not grand.any():
+            raise EngineInputError(
+                "the table must include the empty coalition (all 0) and the grand coalition "
+                "(all 1): SurrogateSHAP anchors the values at v(∅) and v(N)."
+            )
+        inner = np.logical_not(empty | grand)
+        if count_distinct(masks[inner]) < MIN_SAMPLED:
+            raise EngineInputError(
+                f"need at least {MIN_SAMPLED} distinct coalitions besides ∅ and N "
+                "to fit a surrogate."
+            )
+        baseline, grand_value = float(utilities[empty].mean()), float(utilities[grand].mean())
+        rng = np.random.default_rng(self.seed)
+        report(self.progress, "surrogate", 0, 1)
+        self.model_ = self._fit_model(masks, utilities)
+        raw = tree_game_shapley(self.model_, n)
+        report(self.progress, "surrogate", 1, 1)
+        self.raw_values_ = raw
+        self.raw_efficiency_gap_ = float(raw.sum() - (grand_value - baseline))
+        self.residual_values_: NDArray[np.float64] | None = None
+        values = self._correct(self.model_, raw, masks, utilities, baseline, grand_value)
+        if self.bias_correction:
+            self.residual_values_ = values - raw
+        self.cv_predictions_ = self._cross_validate(masks, utilities, inner, rng)
+        held_out = inner & np.isfinite(self.cv_predictions_)
+        self.cv_r2_ = (
+            _r2(utilities[held_out], self.cv_predictions_[held_out]) if held_out.any() else None
+        )
+        self.bootstrap_values_ = self._bootstrap(
+            masks, utilities, inner, baseline, grand_value, rng
+        )
+        stderr = (
+            None if self.bootstrap_values_ is None else self.bootstrap_values_.std(axis=0, ddof=1)
+        )
+        self.masks_, self.utilities_ = masks, utilities
+        self.values_ = values
+        self.stderr_ = stderr
+        self.baseline_, self.grand_value_ = baseline, grand_value
+
+    def _fit_model(self, masks: NDArray[np.bool_], utilities: NDArray[np.float64]) -> Any:
+        from catboost import CatBoostRegressor  # heavy; only when a surrogate is fitted
+
+        model = CatBoostRegressor(
+            iterations=self.iterations,
+            depth=self.depth,
+            learning_rate=self.learning_rate,
+            l2_leaf_reg=self.l2_leaf_reg,
+            random_seed=0 if self.seed is None else int(self.seed) % (2**31),
+            thread_count=self.thread_count,
+            verbose=False,
+            allow_writing_files=False,
+        )
+        return model.fit(masks.astype(np.float64), utilities)
+
+    def _correct(
+        self,
+        model: Any,
+        raw: NDArray[np.float64],
+        masks: NDArray[np.bool_],
+        utilities: NDArray[np.float64],
+        baseline: float,
+        grand_value: float,
+    ) -> NDArray[np.float64]:
+        """Apply the configured efficiency or bias correction to raw tree values."""
+        missing = (grand_value - baseline) - raw.sum()
+        if self.bias_correction:
+            inner = masks.any(axis=1) & ~masks.all(axis=1)
+            residuals = utilities[inner] - model.predict(masks[inner].astype(np.float64))
+            r_empty = baseline - float(model.predict(np.zeros((1, masks.shape[1])))[0])
+            weights = kernel_importance_weights(masks[inner], self.strategy)
+            residual_values = solve_efficient_regression(
+                masks[inner], residuals - r_empty, missing, weights
+            )
+            return np.asarray(raw + residual_values, dtype=np.float64)
+        if self.efficiency == "uniform":
+            return np.asarray(raw + missing / len(raw), dtype=np.float64)
+        if self.efficiency == "none":
+            return raw
+        raise EngineInputError(f"efficiency must be 'uniform' or 'none', got {self.efficiency!r}.")
+
+    def _cross_validate(
+        self,
+        masks: NDArray[np.bool_],
+        utilities: NDArray[np.float64],
+        inner: NDArray[np.bool_],
+        rng: np.random.Generator,
+    ) -> NDArray[np.float64]:
+        predictions = np.full(len(masks), np.nan)
+        rows = np.flatnonzero(inner)
+        folds = min(self.cv_folds, len(rows))
+        if folds < 2:
+            return predictions
+        assignment = rng.permutation(len(rows)) % folds
+        for fold in range(folds):
+            test = rows[assignment == fold]
+            train = np.setdiff1d(np.arange(len(masks)), test)
+            model = self._fit_model(masks[train], utilities[train])
+            predictions[test] = model.predict(masks[test].astype(np.float64))
+            report(self.progress, "cross-validation", fold + 1, folds)
+        return predictions
+
+    def _bootstrap(
+        self,
+        masks: NDArray[np.bool_],
+        utilities: NDArray[np.float64],
+        inner: NDArray[np.bool_],
+        baseline: float,
+        grand_value: float,
+        rng: np.random.Generator,
+    ) -> NDArray[np.float64] | None:
+        if self.n_bootstrap <= 0:
+            return None
+        if self.n_bootstrap == 1:
+            raise EngineInputError("n_bootstrap must be 0 or at least 2 to give a spread.")
+        anchors = np.flatnonzero(~inner)
+        rows = np.flatnonzero(inner)
+        draws = np.empty((self.n_bootstrap, masks.shape[1]))
+        for b in range(self.n_bootstrap):
+            chosen = np.concatenate([anchors, rng.choice(rows, size=len(rows), replace=True)])
+            model = self._fit_model(masks[chosen], utilities[chosen])
+            raw = tree_game_shapley(model, masks.shape[1])
+            draws[b] = self._correct(
+                model, raw, masks[chosen], utilities[chosen], baseline, grand_value
+            )
+            report(self.progress, "bootstrap", b + 1, self.n_bootstrap)
+        return draws
+
+
+def _r2(observed: NDArray[np.float64], predicted: NDArray[np.float64]) -> float:
+    """Coefficient of determination; 0 when the observations are constant and predicted exactly."""
+    total = float(((observed - observed.mean()) ** 2).sum())
+    error = float(((observed - predicted) ** 2).sum())
+    if total == 0.0:
+        return 1.0 if error == 0.0 else 0.0
+    return 1.0 - error / total

@@ -1,0 +1,1 @@
+"""Attribution models: valuation rounds and contributor values (none yet)."""

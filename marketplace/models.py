@@ -1,0 +1,1 @@
+"""Marketplace models: contributors, data groups, model versions and payouts (none yet)."""
