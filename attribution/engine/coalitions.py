@@ -33,6 +33,8 @@ Strategy = Literal["kernel", "size_uniform", "uniform", "fixed_size"]
 STRATEGIES: tuple[Strategy, ...] = ("kernel", "size_uniform", "uniform", "fixed_size")
 
 _MAX_DRAW_ROUNDS = 64
+# Supports up to this size are enumerated for deduplicated draws, so rare coalitions are found.
+_ENUMERATE_SUPPORT = 2**16
 
 
 def sample_coalitions(
@@ -70,8 +72,7 @@ def sample_coalitions(
         raise EngineInputError("n_coalitions must be an integer.")
     if n_coalitions < 0:
         raise EngineInputError(f"n_coalitions must be >= 0, got {n_coalitions}.")
-    if strategy not in STRATEGIES:
-        raise EngineInputError(f"unknown strategy {strategy!r}; choose one of {STRATEGIES}.")
+    _check_strategy(strategy)
     size = _fixed_size(n_players, alpha) if strategy == "fixed_size" else 0
     if strategy == "kernel" and n_players < 2:
         raise EngineInputError("the Shapley kernel needs at least 2 players.")
@@ -89,6 +90,7 @@ def sample_coalitions(
 
 def support_size(n_players: int, strategy: Strategy, *, alpha: float = 0.5) -> int:
     """Number of distinct coalitions a strategy can produce."""
+    _check_strategy(strategy)
     if strategy == "kernel":
         return int(2**n_players - 2)
     if strategy == "fixed_size":
@@ -109,6 +111,7 @@ def size_probabilities(
     n_players: int, strategy: Strategy, *, alpha: float = 0.5
 ) -> NDArray[np.float64]:
     """Marginal distribution of the coalition size k = 0..n under a strategy."""
+    _check_strategy(strategy)
     if strategy == "kernel":
         return kernel_size_probabilities(n_players)
     if strategy == "size_uniform":
@@ -120,10 +123,29 @@ def size_probabilities(
     return probabilities
 
 
+def enumerate_masks(n_players: int, start: int = 0, stop: int | None = None) -> NDArray[np.bool_]:
+    """Coalitions ``start..stop-1`` in binary order: row k holds the bits of k (player i = bit i).
+
+    Returns:
+        Boolean array of shape (stop - start, n_players).
+    """
+    stop = 2**n_players if stop is None else stop
+    codes = np.arange(start, stop, dtype=np.int64)
+    bits = np.arange(n_players, dtype=np.int64)
+    masks: NDArray[np.bool_] = ((codes[:, None] >> bits[None, :]) & 1).astype(np.bool_)
+    return masks
+
+
+def _check_strategy(strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise EngineInputError(f"unknown strategy {strategy!r}; choose one of {STRATEGIES}.")
+
+
 def _fixed_size(n_players: int, alpha: float) -> int:
     if not 0.0 < alpha < 1.0:
         raise EngineInputError(f"alpha must lie strictly between 0 and 1, got {alpha}.")
-    return math.floor(alpha * n_players)
+    # The epsilon keeps e.g. 0.29 * 100 = 28.999999999999996 at the 29 members a user means.
+    return math.floor(alpha * n_players + 1e-9)
 
 
 def _draw_sizes(
@@ -171,6 +193,8 @@ def _draw_distinct(
     paired: bool,
     size: int,
 ) -> Masks:
+    if support_size(n_players, strategy) <= _ENUMERATE_SUPPORT:
+        return _draw_distinct_enumerated(n_players, n_coalitions, strategy, rng, paired, size)
     chosen: dict[bytes, None] = {}
     rows: list[Masks] = []
     for _ in range(_MAX_DRAW_ROUNDS):
@@ -191,3 +215,46 @@ def _draw_distinct(
     if not rows:
         return np.zeros((0, n_players), dtype=np.bool_)
     return np.stack(rows[:n_coalitions])
+
+
+def _draw_distinct_enumerated(
+    n_players: int,
+    n_coalitions: int,
+    strategy: Strategy,
+    rng: np.random.Generator,
+    paired: bool,
+    size: int,
+) -> Masks:
+    """Sample without replacement from the enumerated support (Gumbel top-k on log-probabilities).
+
+    Used for small supports, where rejection sampling would rarely find the rarest coalitions.
+    With ``paired`` each chosen coalition is followed by its complement unless already chosen.
+    """
+    every = enumerate_masks(n_players)
+    sizes = every.sum(axis=1)
+    if strategy == "fixed_size":
+        candidates = every[sizes == size]
+        log_p = np.zeros(len(candidates))
+    else:
+        per_size = size_probabilities(n_players, strategy) / np.array(
+            [math.comb(n_players, k) for k in range(n_players + 1)], dtype=np.float64
+        )
+        keep = per_size[sizes] > 0
+        candidates = every[keep]
+        log_p = np.log(per_size[sizes[keep]])
+    order = np.argsort(-(log_p + rng.gumbel(size=len(candidates))), kind="stable")
+    if not paired:
+        return np.ascontiguousarray(candidates[order[:n_coalitions]])
+    chosen: dict[bytes, None] = {}
+    rows: list[Masks] = []
+    for row in candidates[order]:
+        for member in (row, ~row):
+            key = np.packbits(member).tobytes()
+            if key not in chosen and len(rows) < n_coalitions:
+                chosen[key] = None
+                rows.append(member)
+        if len(rows) >= n_coalitions:
+            break
+    if not rows:
+        return np.zeros((0, n_players), dtype=np.bool_)
+    return np.stack(rows)

@@ -33,15 +33,16 @@ def read_coalition_table(path: Path) -> CoalitionTable:
     """Parse a coalition CSV, naming the first bad row and column on any error."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
+            reader = csv.reader(handle)
+            # Keep each row's line number in the file, so errors point at the right line.
+            rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
     except FileNotFoundError as error:
         raise EngineInputError(f"no such table: {path}") from error
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise EngineInputError(f"cannot read {path} as a CSV file: {error}") from error
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
     if not rows:
         raise EngineInputError(f"{path} is empty; expected a header row and coalition rows.")
-    header = [cell.strip() for cell in rows[0]]
+    header = [cell.strip() for cell in rows[0][1]]
     if UTILITY_COLUMN not in header:
         raise EngineInputError(
             f"{path}: the header needs a column named {UTILITY_COLUMN!r}; got {header}."
@@ -52,7 +53,7 @@ def read_coalition_table(path: Path) -> CoalitionTable:
         raise EngineInputError(f"{path}: player names in the header must be unique and non-empty.")
     masks = np.zeros((len(rows) - 1, len(players)), dtype=np.bool_)
     utilities = np.zeros(len(rows) - 1)
-    for line, row in enumerate(rows[1:], start=2):
+    for index, (line, row) in enumerate(rows[1:]):
         if len(row) != len(header):
             raise EngineInputError(
                 f"{path}, line {line}: expected {len(header)} cells, found {len(row)}."
@@ -64,14 +65,14 @@ def read_coalition_table(path: Path) -> CoalitionTable:
                     f"{path}, line {line}, column {column!r}: membership must be 0 or 1, "
                     f"got {cell!r}."
                 )
-        masks[line - 2] = [cell == "1" for cell in cells]
+        masks[index] = [cell == "1" for cell in cells]
         try:
-            utilities[line - 2] = float(row[target])
+            utilities[index] = float(row[target])
         except ValueError as error:
             raise EngineInputError(
                 f"{path}, line {line}: utility {row[target]!r} is not a number."
             ) from error
-        if not math.isfinite(utilities[line - 2]):
+        if not math.isfinite(utilities[index]):
             raise EngineInputError(f"{path}, line {line}: utility must be finite.")
     return CoalitionTable(players, masks, utilities)
 

@@ -8,25 +8,13 @@ from typing import Self
 import numpy as np
 from numpy.typing import NDArray
 
+from attribution.engine.coalitions import enumerate_masks
 from attribution.engine.errors import TooManyPlayersError
 from attribution.engine.estimators.base import ShapleyEstimator
 from attribution.engine.games import Game
 from attribution.engine.progress import Progress, report
 
 DEFAULT_MAX_PLAYERS = 20
-
-
-def enumerate_masks(n_players: int, start: int = 0, stop: int | None = None) -> NDArray[np.bool_]:
-    """Coalitions ``start..stop-1`` in binary order: row k holds the bits of k (player i = bit i).
-
-    Returns:
-        Boolean array of shape (stop - start, n_players).
-    """
-    stop = 2**n_players if stop is None else stop
-    codes = np.arange(start, stop, dtype=np.int64)
-    bits = np.arange(n_players, dtype=np.int64)
-    masks: NDArray[np.bool_] = ((codes[:, None] >> bits[None, :]) & 1).astype(np.bool_)
-    return masks
 
 
 def shapley_weights(n_players: int) -> NDArray[np.float64]:

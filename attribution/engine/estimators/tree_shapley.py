@@ -25,11 +25,12 @@ def tree_game_shapley(model: Any, n_players: int) -> NDArray[np.float64]:
             scikit-learn trees).
         n_players: Number of input columns.
     """
-    import shap  # heavy (numba); imported only when a surrogate is explained
-
     background = np.zeros((1, n_players))
     with warnings.catch_warnings():
+        # shap warns about its plotting colour maps on import and about CatBoost's model format.
         warnings.simplefilter("ignore")
+        import shap  # heavy (numba); imported only when a surrogate is explained
+
         explainer = shap.TreeExplainer(
             model, data=background, feature_perturbation="interventional", model_output="raw"
         )
