@@ -53,11 +53,16 @@ class SurrogateShapley(ShapleyEstimator):
         seed: Seed for coalition sampling, CatBoost, CV folds and the bootstrap.
         strategy: Coalition sampler (see ``sample_coalitions``); the kernel by default.
         paired: Sample coalitions with their complements.
-        iterations, depth, learning_rate, l2_leaf_reg: CatBoost hyper-parameters.
+        depth: Tree depth, or ``"auto"`` (default) to pick from ``depth_candidates`` by
+            cross-validated R² (ties go to the shallower tree). Depth d trees model interactions
+            of up to d players; shallow trees generalise from few coalitions.
+        depth_candidates: Depths tried by ``"auto"``.
+        iterations, learning_rate, l2_leaf_reg: CatBoost hyper-parameters.
         efficiency: ``"uniform"`` (default) enforces Σφ = v(N) − v(∅); ``"none"`` returns raw
             tree values.
         bias_correction: Add the KernelSHAP estimate of the residual game (see module docstring).
-        cv_folds: Folds for ``cv_r2_`` (0 to skip; each fold costs one CatBoost fit).
+        cv_folds: Folds for ``cv_r2_`` and depth selection (each fold costs one CatBoost fit per
+            candidate depth). 0 skips the diagnostic; ``depth="auto"`` then still uses 5 folds.
         n_bootstrap: Bootstrap refits for ``stderr_`` (0 leaves ``stderr_`` None).
         thread_count: CatBoost threads (1: see the threading note in DEVELOPERS.md).
         progress: Optional ``progress(stage, done, total)`` callback.
@@ -66,6 +71,8 @@ class SurrogateShapley(ShapleyEstimator):
         raw_values_: Tree-game Shapley values before any correction.
         raw_efficiency_gap_: Σ raw_values_ − (v(N) − v(∅)).
         residual_values_: KernelSHAP values of the residual game (bias correction only).
+        depth_: The tree depth used.
+        depth_scores_: Cross-validated R² of each candidate depth (``depth="auto"`` only).
         cv_r2_: Cross-validated R² of the surrogate, or None.
         cv_predictions_: Out-of-fold predictions for ``masks_`` rows (NaN for ∅ and N).
         bootstrap_values_: Shape (n_bootstrap, n_players), or None.
@@ -79,10 +86,11 @@ class SurrogateShapley(ShapleyEstimator):
         seed: int | None = 0,
         strategy: Strategy = "kernel",
         paired: bool = True,
-        iterations: int = 300,
-        depth: int = 4,
-        learning_rate: float = 0.1,
-        l2_leaf_reg: float = 3.0,
+        iterations: int = 1000,
+        depth: int | Literal["auto"] = "auto",
+        depth_candidates: tuple[int, ...] = (2, 3, 4),
+        learning_rate: float = 0.3,
+        l2_leaf_reg: float = 1.0,
         efficiency: Efficiency = "uniform",
         bias_correction: bool = False,
         cv_folds: int = 5,
@@ -96,6 +104,7 @@ class SurrogateShapley(ShapleyEstimator):
         self.paired = paired
         self.iterations = iterations
         self.depth = depth
+        self.depth_candidates = depth_candidates
         self.learning_rate = learning_rate
         self.l2_leaf_reg = l2_leaf_reg
         self.efficiency = efficiency
@@ -165,8 +174,15 @@ class SurrogateShapley(ShapleyEstimator):
                 f"need at least {MIN_SAMPLED} distinct coalitions besides ∅ and N "
                 "to fit a surrogate."
             )
+        if self.efficiency not in ("uniform", "none"):
+            raise EngineInputError(
+                f"efficiency must be 'uniform' or 'none', got {self.efficiency!r}."
+            )
+        if self.n_bootstrap == 1:
+            raise EngineInputError("n_bootstrap must be 0 or at least 2 to give a spread.")
         baseline, grand_value = float(utilities[empty].mean()), float(utilities[grand].mean())
         rng = np.random.default_rng(self.seed)
+        self._select_depth(masks, utilities, inner, rng)
         report(self.progress, "surrogate", 0, 1)
         self.model_ = self._fit_model(masks, utilities)
         raw = tree_game_shapley(self.model_, n)
@@ -177,11 +193,6 @@ class SurrogateShapley(ShapleyEstimator):
         values = self._correct(self.model_, raw, masks, utilities, baseline, grand_value)
         if self.bias_correction:
             self.residual_values_ = values - raw
-        self.cv_predictions_ = self._cross_validate(masks, utilities, inner, rng)
-        held_out = inner & np.isfinite(self.cv_predictions_)
-        self.cv_r2_ = (
-            _r2(utilities[held_out], self.cv_predictions_[held_out]) if held_out.any() else None
-        )
         self.bootstrap_values_ = self._bootstrap(
             masks, utilities, inner, baseline, grand_value, rng
         )
@@ -193,12 +204,47 @@ class SurrogateShapley(ShapleyEstimator):
         self.stderr_ = stderr
         self.baseline_, self.grand_value_ = baseline, grand_value
 
-    def _fit_model(self, masks: NDArray[np.bool_], utilities: NDArray[np.float64]) -> Any:
+    def _select_depth(
+        self,
+        masks: NDArray[np.bool_],
+        utilities: NDArray[np.float64],
+        inner: NDArray[np.bool_],
+        rng: np.random.Generator,
+    ) -> None:
+        """Set ``depth_``, ``depth_scores_``, ``cv_predictions_`` and ``cv_r2_``."""
+        auto = self.depth == "auto"
+        candidates = tuple(self.depth_candidates) if auto else (int(self.depth),)
+        if not candidates or any(not 1 <= d <= 16 for d in candidates):
+            raise EngineInputError(f"tree depths must lie in 1..16, got {candidates}.")
+        rows = np.flatnonzero(inner)
+        folds = min(self.cv_folds if self.cv_folds >= 2 or not auto else 5, len(rows))
+        self.depth_scores_: dict[int, float] = {}
+        self.cv_predictions_ = np.full(len(masks), np.nan)
+        self.cv_r2_: float | None = None
+        self.depth_ = candidates[0]
+        if folds < 2:
+            return
+        assignment = rng.permutation(len(rows)) % folds
+        best: float | None = None
+        for depth in sorted(candidates):
+            predictions = self._cross_validate(masks, utilities, rows, assignment, depth)
+            score = _r2(utilities[rows], predictions[rows])
+            self.depth_scores_[depth] = score
+            # A deeper tree must beat the shallower one clearly: ties go to the simpler surrogate.
+            if best is None or score > best + 1e-3:
+                best, self.depth_, self.cv_predictions_ = score, depth, predictions
+        self.cv_r2_ = best
+        if not auto:
+            self.depth_scores_ = {}
+
+    def _fit_model(
+        self, masks: NDArray[np.bool_], utilities: NDArray[np.float64], depth: int | None = None
+    ) -> Any:
         from catboost import CatBoostRegressor  # heavy; only when a surrogate is fitted
 
         model = CatBoostRegressor(
             iterations=self.iterations,
-            depth=self.depth,
+            depth=self.depth_ if depth is None else depth,
             learning_rate=self.learning_rate,
             l2_leaf_reg=self.l2_leaf_reg,
             random_seed=0 if self.seed is None else int(self.seed) % (2**31),
@@ -230,29 +276,25 @@ class SurrogateShapley(ShapleyEstimator):
             return np.asarray(raw + residual_values, dtype=np.float64)
         if self.efficiency == "uniform":
             return np.asarray(raw + missing / len(raw), dtype=np.float64)
-        if self.efficiency == "none":
-            return raw
-        raise EngineInputError(f"efficiency must be 'uniform' or 'none', got {self.efficiency!r}.")
+        return raw
 
     def _cross_validate(
         self,
         masks: NDArray[np.bool_],
         utilities: NDArray[np.float64],
-        inner: NDArray[np.bool_],
-        rng: np.random.Generator,
+        rows: NDArray[np.intp],
+        assignment: NDArray[np.intp],
+        depth: int,
     ) -> NDArray[np.float64]:
+        """Out-of-fold predictions for ``rows`` (∅ and N always train), NaN elsewhere."""
         predictions = np.full(len(masks), np.nan)
-        rows = np.flatnonzero(inner)
-        folds = min(self.cv_folds, len(rows))
-        if folds < 2:
-            return predictions
-        assignment = rng.permutation(len(rows)) % folds
+        folds = int(assignment.max()) + 1
         for fold in range(folds):
             test = rows[assignment == fold]
             train = np.setdiff1d(np.arange(len(masks)), test)
-            model = self._fit_model(masks[train], utilities[train])
+            model = self._fit_model(masks[train], utilities[train], depth)
             predictions[test] = model.predict(masks[test].astype(np.float64))
-            report(self.progress, "cross-validation", fold + 1, folds)
+            report(self.progress, f"cross-validation (depth {depth})", fold + 1, folds)
         return predictions
 
     def _bootstrap(
@@ -266,8 +308,6 @@ class SurrogateShapley(ShapleyEstimator):
     ) -> NDArray[np.float64] | None:
         if self.n_bootstrap <= 0:
             return None
-        if self.n_bootstrap == 1:
-            raise EngineInputError("n_bootstrap must be 0 or at least 2 to give a spread.")
         anchors = np.flatnonzero(~inner)
         rows = np.flatnonzero(inner)
         draws = np.empty((self.n_bootstrap, masks.shape[1]))

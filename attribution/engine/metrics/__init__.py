@@ -1,0 +1,29 @@
+"""Coalition utilities of generated-sample pools, computed from per-bank sufficient statistics.
+
+Each metric is a small class with a ``name``, a ``floor`` (its no-information value, or None) and
+``__call__(statistics, weights) -> utilities``, vectorised over the rows of the mixture weights.
+Every utility is oriented higher-is-better.
+"""
+
+from attribution.engine.metrics.artefact import ArtefactFreeRate
+from attribution.engine.metrics.diversity import ClassEntropy
+from attribution.engine.metrics.frechet import NegativeFrechetDistance, reference_statistics
+from attribution.engine.metrics.inception_score import InceptionScore
+from attribution.engine.metrics.mean_score import MeanScore
+from attribution.engine.metrics.statistics import (
+    BankStatistics,
+    compute_bank_statistics,
+    mixture_weights,
+)
+
+__all__ = [
+    "ArtefactFreeRate",
+    "BankStatistics",
+    "ClassEntropy",
+    "InceptionScore",
+    "MeanScore",
+    "NegativeFrechetDistance",
+    "compute_bank_statistics",
+    "mixture_weights",
+    "reference_statistics",
+]

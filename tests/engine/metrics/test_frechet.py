@@ -1,0 +1,143 @@
+"""Negative Fréchet distance from bank moments equals FD computed directly on the pool."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from attribution.engine.errors import EngineInputError
+from attribution.engine.metrics import (
+    NegativeFrechetDistance,
+    compute_bank_statistics,
+    mixture_weights,
+    reference_statistics,
+)
+
+SEED = 21
+N_CONTRIBUTORS = 5
+BANK_SIZE = 30
+DIM = 6
+DATA_SIZES = np.array([3, 1, 4, 2, 5])
+RTOL = 1e-6  # sqrtm of a non-symmetric product in the reference limits agreement
+SELF_TOLERANCE = 1e-8
+
+
+def _all_coalitions(n: int) -> np.ndarray:
+    """Every non-empty coalition of n players, shape (2^n − 1, n)."""
+    codes = np.arange(1, 2**n)
+    return ((codes[:, None] >> np.arange(n)) & 1).astype(bool)
+
+
+def _feature_banks(seed: int = SEED) -> list[np.ndarray]:
+    """Per contributor (K, d): Gaussian features with its own mean and random covariance."""
+    rng = np.random.default_rng(seed)
+    banks = []
+    for _ in range(N_CONTRIBUTORS):
+        mixing = rng.normal(size=(DIM, DIM)) * rng.uniform(0.3, 1.5)
+        banks.append(rng.normal(size=(BANK_SIZE, DIM)) @ mixing + rng.normal(0.0, 2.0, DIM))
+    return banks
+
+
+def _reference_frechet_distance(
+    pool: np.ndarray, reference_mean: np.ndarray, reference_covariance: np.ndarray
+) -> float:
+    """The textbook FD with scipy's sqrtm, on the pool's population covariance."""
+    covariance = np.cov(pool, rowvar=False, bias=True)
+    root = scipy.linalg.sqrtm(covariance @ reference_covariance)
+    return float(
+        np.sum((pool.mean(axis=0) - reference_mean) ** 2)
+        + np.trace(covariance)
+        + np.trace(reference_covariance)
+        - 2.0 * np.trace(root).real
+    )
+
+
+def test_negative_fd_equals_fd_of_the_materialised_pool() -> None:
+    banks = _feature_banks()
+    stats = compute_bank_statistics(None, banks)
+    rng = np.random.default_rng(SEED + 1)
+    reference_mean, reference_covariance = reference_statistics(rng.normal(size=(200, DIM)) * 2.0)
+    metric = NegativeFrechetDistance(reference_mean, reference_covariance)
+    masks = _all_coalitions(N_CONTRIBUTORS)
+
+    utilities = metric(stats, mixture_weights(masks, DATA_SIZES))
+
+    for mask, utility in zip(masks, utilities, strict=True):
+        pool = np.concatenate(
+            [np.repeat(banks[i], DATA_SIZES[i], axis=0) for i in np.flatnonzero(mask)]
+        )
+        expected = _reference_frechet_distance(pool, reference_mean, reference_covariance)
+        assert -utility == pytest.approx(expected, rel=RTOL)
+
+
+def test_a_pool_against_its_own_statistics_is_at_distance_zero() -> None:
+    banks = _feature_banks()
+    stats = compute_bank_statistics(None, banks)
+    grand = np.ones((1, N_CONTRIBUTORS), dtype=bool)
+    pool = np.concatenate([np.repeat(b, s, axis=0) for b, s in zip(banks, DATA_SIZES, strict=True)])
+
+    pooled = NegativeFrechetDistance(*reference_statistics(pool))(
+        stats, mixture_weights(grand, DATA_SIZES)
+    )
+    single = NegativeFrechetDistance(*reference_statistics(banks[2]))(stats, np.eye(5)[[2]])
+
+    assert abs(pooled[0]) <= SELF_TOLERANCE
+    assert abs(single[0]) <= SELF_TOLERANCE
+
+
+def test_one_dimensional_gaussians_follow_the_closed_form() -> None:
+    # FD between N(μ1, σ1²) and N(μ2, σ2²) is (μ1 − μ2)² + (σ1 − σ2)².
+    bank = np.array([[-1.0], [1.0]]) * 3.0 + 2.0  # mean 2, population std 3
+    stats = compute_bank_statistics(None, [bank, bank])
+    metric = NegativeFrechetDistance(np.array([-1.0]), np.array([[4.0]]))  # mean −1, std 2
+
+    utility = metric(stats, np.array([[0.5, 0.5]]))
+
+    assert utility[0] == pytest.approx(-(3.0**2 + 1.0**2), rel=1e-12)
+
+
+def test_reference_statistics_use_the_population_covariance() -> None:
+    features = np.random.default_rng(SEED).normal(size=(50, 4))
+
+    mean, covariance = reference_statistics(features)
+
+    np.testing.assert_allclose(mean, features.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(covariance, np.cov(features, rowvar=False, bias=True), rtol=1e-12)
+
+
+def test_bank_products_are_recomputed_for_new_statistics() -> None:
+    banks = _feature_banks()
+    metric = NegativeFrechetDistance(np.zeros(DIM), np.eye(DIM))
+    first = compute_bank_statistics(None, banks)
+    second = compute_bank_statistics(None, [b * 2.0 for b in banks])
+    weights = mixture_weights(np.eye(N_CONTRIBUTORS, dtype=bool), DATA_SIZES)
+
+    before = metric(first, weights)
+    other = metric(second, weights)
+
+    np.testing.assert_array_equal(metric(first, weights), before)
+    assert not np.allclose(before, other)
+    np.testing.assert_array_equal(
+        NegativeFrechetDistance(np.zeros(DIM), np.eye(DIM))(second, weights), other
+    )
+
+
+def test_bad_references_and_missing_features_are_rejected() -> None:
+    with pytest.raises(EngineInputError, match="symmetric"):
+        NegativeFrechetDistance(np.zeros(2), np.array([[1.0, 0.5], [0.0, 1.0]]))
+    with pytest.raises(EngineInputError, match=r"shape \(d, d\)"):
+        NegativeFrechetDistance(np.zeros(2), np.eye(3))
+    with pytest.raises(EngineInputError, match="finite"):
+        NegativeFrechetDistance(np.array([0.0, np.nan]), np.eye(2))
+    with pytest.raises(EngineInputError, match=r"shape \(N, d\)"):
+        reference_statistics(np.zeros((0, 3)))
+
+    metric = NegativeFrechetDistance(np.zeros(3), np.eye(3))
+    features_only = compute_bank_statistics(None, [np.ones((2, 4)), np.zeros((2, 4))])
+    with pytest.raises(EngineInputError, match="4 features but the reference has 3"):
+        metric(features_only, np.array([[0.5, 0.5]]))
+    no_features = compute_bank_statistics([np.eye(3), np.eye(3)], None)
+    with pytest.raises(EngineInputError, match=r"neg_frechet_distance.*'feature_mean'"):
+        metric(no_features, np.array([[0.5, 0.5]]))
+    assert metric.floor is None
