@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from attribution.engine.digits.training import SHIPPED_WEIGHTS, DigitsRecipe
 from attribution.engine.errors import EngineInputError
 from attribution.engine.estimators import (
     ExactShapley,
@@ -27,6 +28,7 @@ from attribution.engine.estimators import (
 from attribution.engine.games import Game, TableGame
 from attribution.engine.known_games import UnanimityGame
 from attribution.engine.progress import TerminalProgress
+from attribution.engine.store import ArtefactStore
 from attribution.engine.synthetic_games import make_paper_games
 from attribution.engine.table import read_coalition_table, write_value_table
 
@@ -118,6 +120,37 @@ def run_estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_demo_digits(args: argparse.Namespace) -> int:
+    from attribution.engine.digits.demo import format_report, run_digits_demo
+
+    report = run_digits_demo(
+        weights=Path(args.weights),
+        n_samples=args.samples,
+        budget=args.budget,
+        n_bootstrap=args.bootstrap,
+        seed=args.seed,
+        exact=not args.no_exact,
+        store=ArtefactStore(args.cache),
+        device=args.device,
+        progress=TerminalProgress(),
+    )
+    print(format_report(report))
+    failed = [check for check in report.checks if not check.passed]
+    print(
+        f"\n{len(report.checks) - len(failed)} of {len(report.checks)} planted expectations hold."
+    )
+    return 0
+
+
+def run_train_digits(args: argparse.Namespace) -> int:
+    from attribution.engine.digits.training import DigitsRecipe, train_digits_models
+
+    recipe = DigitsRecipe(steps=args.steps, seed=args.seed)
+    output = train_digits_models(Path(args.output), recipe, progress=TerminalProgress())
+    print(f"Trained models written to {output} (recipe and checksums in recipe.json).")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m attribution.engine",
@@ -155,6 +188,27 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("--level", type=float, default=0.95, help="confidence level")
     estimate.add_argument("--seed", type=int, default=0)
     estimate.set_defaults(run=run_estimate)
+    digits = commands.add_parser(
+        "demo-digits", help="value 20 planted digits contributors with the proxy game"
+    )
+    digits.add_argument("--weights", default=str(SHIPPED_WEIGHTS), help="trained models directory")
+    digits.add_argument("--samples", type=int, default=64, help="bank size per contributor")
+    digits.add_argument("--budget", type=int, default=512, help="surrogate coalitions")
+    digits.add_argument("--bootstrap", type=int, default=20, help="bootstrap refits for the CIs")
+    digits.add_argument(
+        "--no-exact", action="store_true", help="skip exact values (2^20 coalitions)"
+    )
+    digits.add_argument("--cache", default="var/engine-cache", help="artefact cache directory")
+    digits.add_argument("--device", default="cpu", help="cpu or cuda")
+    digits.add_argument("--seed", type=int, default=0)
+    digits.set_defaults(run=run_demo_digits)
+    train = commands.add_parser(
+        "train-digits", help="train the demo's diffusion model and classifier"
+    )
+    train.add_argument("--output", required=True, help="directory for the weights")
+    train.add_argument("--steps", type=int, default=DigitsRecipe().steps, help="training steps")
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(run=run_train_digits)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""The embedded demo: a marketplace of scikit-learn's digits with planted ground truth."""

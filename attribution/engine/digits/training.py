@@ -1,0 +1,156 @@
+"""Training the embedded demo's models: the digits diffusion model and the digits classifier.
+
+``python -m attribution.engine train-digits --output DIR`` runs ``train_digits_models`` and writes
+``DIR/unet``, ``DIR/scheduler``, ``DIR/classifier.safetensors`` and ``DIR/recipe.json`` (the recipe,
+seeds and SHA-256 checksums of the weights). The repository ships the weights this command produced,
+so tests and CI need not retrain; rerunning it with the recorded recipe reproduces them on the same
+torch build and CPU (floating-point results may differ across builds and hardware).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import asdict, dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from attribution.engine.digits.classifier import DigitsClassifier, train_digits_classifier
+from attribution.engine.digits.data import load_digit_images, make_digits_marketplace
+from attribution.engine.errors import EngineInputError
+from attribution.engine.generation import (
+    ClassConditionalBackend,
+    file_sha256,
+    new_class_conditional_unet,
+    new_noise_scheduler,
+    state_dict_sha256,
+)
+from attribution.engine.progress import Progress, report
+
+SHIPPED_WEIGHTS = Path(__file__).parent / "weights"
+
+
+@dataclass(frozen=True)
+class DigitsRecipe:
+    """Everything that determines the demo's trained weights."""
+
+    data_seed: int = 0
+    seed: int = 0
+    steps: int = 900
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    widths: tuple[int, ...] = (32, 64, 64)
+    n_train_steps: int = 1000
+    label_dropout: float = 0.1
+    ema_decay: float = 0.995
+    classifier_epochs: int = 30
+
+
+def train_digits_models(
+    output: Path, recipe: DigitsRecipe | None = None, progress: Progress | None = None
+) -> Path:
+    """Train the DDPM (conditioned on contributor) and the classifier; save them to ``output``.
+
+    The diffusion model has one class label per contributor plus a null label (index
+    ``n_contributors``) that replaces 10% of labels in training, for classifier-free guidance.
+    The saved UNet is the exponential moving average of the trained weights.
+    """
+    import torch
+
+    recipe = recipe or DigitsRecipe()
+    torch.manual_seed(recipe.seed)
+    contributors = make_digits_marketplace(recipe.data_seed)
+    images = np.concatenate([c.images for c in contributors])
+    labels = np.concatenate([np.full(len(c.images), i) for i, c in enumerate(contributors)])
+    null_label = len(contributors)
+    unet: Any = new_class_conditional_unet(null_label + 1, widths=recipe.widths, seed=recipe.seed)
+    scheduler = new_noise_scheduler(recipe.n_train_steps)
+    average = copy.deepcopy(unet).eval()
+    optimiser = torch.optim.AdamW(unet.parameters(), lr=recipe.learning_rate)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=recipe.learning_rate, total_steps=recipe.steps, pct_start=0.05
+    )
+    pixels = torch.from_numpy(images) * 2.0 - 1.0
+    targets = torch.from_numpy(labels).long()
+    generator = torch.Generator().manual_seed(recipe.seed)
+    for step in range(recipe.steps):
+        rows = torch.randint(0, len(pixels), (recipe.batch_size,), generator=generator)
+        batch_labels = targets[rows].clone()
+        dropped = torch.rand(recipe.batch_size, generator=generator) < recipe.label_dropout
+        batch_labels[dropped] = null_label
+        noise = torch.randn(pixels[rows].shape, generator=generator)
+        times = torch.randint(0, recipe.n_train_steps, (recipe.batch_size,), generator=generator)
+        noisy = scheduler.add_noise(pixels[rows], noise, times)
+        loss = torch.nn.functional.mse_loss(
+            unet(noisy, times, class_labels=batch_labels).sample, noise
+        )
+        optimiser.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        optimiser.step()
+        schedule.step()
+        with torch.no_grad():
+            decay = min(recipe.ema_decay, (1 + step) / (10 + step))
+            for kept, current in zip(average.parameters(), unet.parameters(), strict=True):
+                kept.mul_(decay).add_(current, alpha=1.0 - decay)
+        report(progress, "train diffusion", step + 1, recipe.steps)
+    backend = ClassConditionalBackend(average, scheduler, null_label=null_label)
+    output.mkdir(parents=True, exist_ok=True)
+    backend.save_pretrained(output)
+    real_images, real_labels = load_digit_images()
+    classifier = train_digits_classifier(
+        real_images,
+        real_labels,
+        epochs=recipe.classifier_epochs,
+        seed=recipe.seed,
+        progress=progress,
+    )
+    classifier.save(output / "classifier.safetensors")
+    record = {
+        "recipe": asdict(recipe),
+        "command": f"python -m attribution.engine train-digits --output {output}",
+        "null_label": null_label,
+        "versions": _versions(),
+        "unet_sha256": state_dict_sha256(average),
+        "unet_file_sha256": file_sha256(output / "unet" / "diffusion_pytorch_model.safetensors"),
+        "classifier_sha256": file_sha256(output / "classifier.safetensors"),
+    }
+    (output / "recipe.json").write_text(json.dumps(record, indent=2) + "\n")
+    return output
+
+
+def load_digits_models(
+    weights: Path = SHIPPED_WEIGHTS, device: str = "cpu", **options: Any
+) -> tuple[ClassConditionalBackend, DigitsClassifier, dict[str, Any]]:
+    """Load the backend, the classifier and the recipe record written by ``train_digits_models``.
+
+    Raises:
+        EngineInputError: If the directory is incomplete or a checksum does not match the recipe.
+    """
+    recipe_path = weights / "recipe.json"
+    if not recipe_path.exists():
+        raise EngineInputError(
+            f"no trained digits models at {weights}; run "
+            f"`python -m attribution.engine train-digits --output {weights}` (about 5 minutes)."
+        )
+    record: dict[str, Any] = json.loads(recipe_path.read_text())
+    unet_file = weights / "unet" / "diffusion_pytorch_model.safetensors"
+    for path, expected in (
+        (unet_file, record["unet_file_sha256"]),
+        (weights / "classifier.safetensors", record["classifier_sha256"]),
+    ):
+        if not path.exists() or file_sha256(path) != expected:
+            raise EngineInputError(
+                f"{path} is missing or does not match the checksum in {recipe_path}; retrain."
+            )
+    backend = ClassConditionalBackend.from_pretrained(
+        weights, device, null_label=record["null_label"], **options
+    )
+    classifier = DigitsClassifier.load(weights / "classifier.safetensors", device)
+    return backend, classifier, record
+
+
+def _versions() -> dict[str, str]:
+    return {name: version(name) for name in ("torch", "diffusers", "numpy")}

@@ -1,0 +1,290 @@
+"""Featurizers over local weights: a tiny TorchScript "Inception" and a tiny random CLIP model.
+
+Nothing is downloaded: the TorchScript module is scripted here and the CLIP model is built from a
+config (seed 0) and saved with ``save_pretrained`` into a temporary directory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from attribution.engine.errors import EngineInputError
+from attribution.engine.features import ClipFeaturizer, InceptionFeaturizer, require_path
+
+N_EMBEDDING = 8
+N_CLASSES = 4
+PROMPTS = ("a red cat", "a blue dog", "a photo of a digit")
+UNIT_TOLERANCE = 1e-6  # float32 model outputs normalised and summed in float64
+
+# The FID tools ship Inception as TorchScript, which torch 2.13 deprecates; the format is the input.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script` is deprecated:DeprecationWarning",
+    "ignore:`torch.jit.load` is deprecated:DeprecationWarning",
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """Tiny models run fastest on one thread (and CI machines have two cores)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def random_images(count: int, channels: int = 3, size: int = 16, seed: int = 0) -> np.ndarray:
+    """Float32 images in [0, 1], shape (count, channels, size, size)."""
+    rng = np.random.default_rng(seed)
+    return rng.random((count, channels, size, size)).astype(np.float32)
+
+
+# --- require_path --------------------------------------------------------------------------------
+
+
+def test_require_path_returns_an_existing_path(tmp_path: Path) -> None:
+    assert require_path(str(tmp_path), "the weights") == tmp_path
+
+
+def test_a_missing_path_names_the_path_and_says_nothing_is_fetched(tmp_path: Path) -> None:
+    missing = tmp_path / "inception-2015-12-05.pt"
+    with pytest.raises(EngineInputError) as caught:
+        require_path(missing, "the Inception TorchScript file")
+    message = str(caught.value)
+    assert str(missing) in message
+    assert "the Inception TorchScript file" in message
+    assert "nothing is fetched at run time" in message
+
+
+# --- InceptionFeaturizer on a tiny TorchScript module --------------------------------------------
+
+
+class TinyInception(torch.nn.Module):
+    """Stands in for the FID tools' Inception export: uint8 (K, 3, H, W) in, floats out.
+
+    Features are the three channel means (in [0, 1]) followed by 5 learned values; without
+    ``return_features`` it returns softmax probabilities over 4 classes (or logits when
+    ``logits`` is set, like exports that skip the softmax).
+    """
+
+    def __init__(self, logits: bool = False) -> None:
+        super().__init__()
+        self.logits = logits
+        self.hidden = torch.nn.Linear(3, N_EMBEDDING - 3)
+        self.head = torch.nn.Linear(N_EMBEDDING, N_CLASSES)
+
+    def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
+        if x.dtype != torch.uint8 or x.dim() != 4 or x.size(1) != 3:
+            raise RuntimeError("expected uint8 images of shape (K, 3, H, W)")
+        means = x.float().mean(dim=(2, 3)) / 255.0
+        features = torch.cat([means, torch.tanh(self.hidden(means))], dim=1)
+        if return_features:
+            return features
+        scores = 5.0 * self.head(features)
+        return scores if self.logits else torch.softmax(scores, dim=1)
+
+
+def save_tiny_inception(path: Path, logits: bool = False) -> Path:
+    torch.manual_seed(0)
+    torch.jit.script(TinyInception(logits)).save(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def inception_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_inception(tmp_path_factory.mktemp("inception") / "tiny-inception.pt")
+
+
+def test_inception_gives_embeddings_and_probability_rows(inception_file: Path) -> None:
+    features = InceptionFeaturizer(inception_file)(random_images(5))
+
+    assert features.embeddings.shape == (5, N_EMBEDDING)
+    assert features.probabilities is not None
+    assert features.probabilities.shape == (5, N_CLASSES)
+    assert (features.probabilities >= 0).all()
+    np.testing.assert_allclose(features.probabilities.sum(axis=1), 1.0, atol=UNIT_TOLERANCE)
+
+
+def test_inception_sees_pixels_as_uint8_from_0_to_255(inception_file: Path) -> None:
+    images = np.full((2, 3, 4, 4), 0.5, dtype=np.float32)
+    images[1] = 1.0
+
+    embeddings = InceptionFeaturizer(inception_file)(images).embeddings
+
+    # 0.5 rounds to 128 of 255; 1.0 is 255 (channel means are the first three features).
+    np.testing.assert_allclose(embeddings[0, :3], 128 / 255, atol=1e-6)
+    np.testing.assert_allclose(embeddings[1, :3], 1.0, atol=1e-6)
+
+
+def test_inception_expands_grey_images_to_rgb(inception_file: Path) -> None:
+    grey = random_images(3, channels=1)
+    featurizer = InceptionFeaturizer(inception_file)
+
+    from_grey = featurizer(grey)
+    from_rgb = featurizer(np.repeat(grey, 3, axis=1))
+
+    np.testing.assert_array_equal(from_grey.embeddings, from_rgb.embeddings)
+    assert from_grey.probabilities is not None
+    assert from_rgb.probabilities is not None
+    np.testing.assert_array_equal(from_grey.probabilities, from_rgb.probabilities)
+    np.testing.assert_allclose(from_grey.embeddings[:, 0], from_grey.embeddings[:, 2], atol=1e-7)
+
+
+def test_inception_features_do_not_depend_on_the_batch_size(inception_file: Path) -> None:
+    images = random_images(5)
+
+    whole = InceptionFeaturizer(inception_file, batch_size=64)(images)
+    pieces = InceptionFeaturizer(inception_file, batch_size=2)(images)
+
+    np.testing.assert_allclose(whole.embeddings, pieces.embeddings, atol=1e-6)
+    assert whole.probabilities is not None
+    assert pieces.probabilities is not None
+    np.testing.assert_allclose(whole.probabilities, pieces.probabilities, atol=1e-6)
+
+
+def test_inception_logits_are_turned_into_probabilities(tmp_path: Path) -> None:
+    path = save_tiny_inception(tmp_path / "logits.pt", logits=True)
+
+    probabilities = InceptionFeaturizer(path)(random_images(4)).probabilities
+
+    assert probabilities is not None
+    assert (probabilities >= 0).all()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_inception_refuses_images_that_are_not_grey_or_rgb(inception_file: Path) -> None:
+    featurizer = InceptionFeaturizer(inception_file)
+    with pytest.raises(EngineInputError, match="shape"):
+        featurizer(random_images(2, channels=2))
+    with pytest.raises(EngineInputError, match="shape"):
+        featurizer(random_images(2)[:, 0])
+
+
+def test_a_file_that_is_not_torchscript_is_refused(tmp_path: Path) -> None:
+    not_scripted = tmp_path / "weights.pt"
+    torch.save(TinyInception().state_dict(), not_scripted)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a model at all")
+
+    for path in (not_scripted, garbage):
+        with pytest.raises(EngineInputError, match="not a TorchScript"):
+            InceptionFeaturizer(path)(random_images(1))
+
+
+def test_a_missing_inception_file_is_refused_when_configured(tmp_path: Path) -> None:
+    with pytest.raises(EngineInputError, match="nothing is fetched"):
+        InceptionFeaturizer(tmp_path / "absent.pt")
+
+
+def test_inception_description_is_json_and_identifies_the_file(
+    inception_file: Path, tmp_path: Path
+) -> None:
+    description = InceptionFeaturizer(inception_file).describe()
+    other = InceptionFeaturizer(save_tiny_inception(tmp_path / "other.pt", logits=True)).describe()
+
+    assert json.loads(json.dumps(description)) == description
+    assert description == InceptionFeaturizer(inception_file).describe()
+    assert description != other
+
+
+# --- ClipFeaturizer on a tiny random CLIP model --------------------------------------------------
+
+
+def save_tiny_clip(directory: Path) -> Path:
+    """A random CLIP model (width 16, one layer, 16x16 images, 8-d projections) and processor."""
+    from transformers import (
+        CLIPConfig,
+        CLIPImageProcessor,
+        CLIPModel,
+        CLIPProcessor,
+        CLIPTextConfig,
+        CLIPVisionConfig,
+    )
+
+    from tests.engine.tiny_diffusers import make_tiny_clip_tokenizer
+
+    tokenizer = make_tiny_clip_tokenizer(directory.parent / f"{directory.name}-tokenizer")
+    layers = {
+        "hidden_size": 16,
+        "intermediate_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "projection_dim": N_EMBEDDING,
+    }
+    text = CLIPTextConfig(
+        vocab_size=len(tokenizer.get_vocab()),
+        max_position_embeddings=tokenizer.model_max_length,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **layers,
+    )
+    vision = CLIPVisionConfig(image_size=16, patch_size=8, **layers)
+    config = CLIPConfig(
+        text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=N_EMBEDDING
+    )
+    torch.manual_seed(0)
+    CLIPModel(config).save_pretrained(directory)
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": 16}, crop_size={"height": 16, "width": 16}
+    )
+    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_clip(tmp_path_factory.mktemp("clip") / "model")
+
+
+def test_clip_gives_unit_embeddings_and_prompt_probabilities(clip_dir: Path) -> None:
+    features = ClipFeaturizer(clip_dir, class_prompts=PROMPTS)(random_images(5))
+
+    assert features.embeddings.shape == (5, N_EMBEDDING)
+    np.testing.assert_allclose(
+        np.linalg.norm(features.embeddings, axis=1), 1.0, atol=UNIT_TOLERANCE
+    )
+    assert features.probabilities is not None
+    assert features.probabilities.shape == (5, len(PROMPTS))
+    assert (features.probabilities >= 0).all()
+    np.testing.assert_allclose(features.probabilities.sum(axis=1), 1.0, atol=UNIT_TOLERANCE)
+
+
+def test_clip_without_prompts_gives_embeddings_only_also_for_grey_images(clip_dir: Path) -> None:
+    features = ClipFeaturizer(clip_dir)(random_images(3, channels=1))
+
+    assert features.probabilities is None
+    assert features.embeddings.shape == (3, N_EMBEDDING)
+    np.testing.assert_allclose(
+        np.linalg.norm(features.embeddings, axis=1), 1.0, atol=UNIT_TOLERANCE
+    )
+
+
+def test_clip_description_is_json_and_includes_the_prompts(clip_dir: Path) -> None:
+    description = ClipFeaturizer(clip_dir, class_prompts=PROMPTS).describe()
+
+    assert json.loads(json.dumps(description)) == description
+    assert description["class_prompts"] == list(PROMPTS)
+    assert description != ClipFeaturizer(clip_dir).describe()
+
+
+def test_a_missing_clip_directory_is_refused(tmp_path: Path) -> None:
+    missing = tmp_path / "clip-vit-base"
+    with pytest.raises(EngineInputError, match="nothing is fetched") as caught:
+        ClipFeaturizer(missing)
+    assert str(missing) in str(caught.value)
+
+
+def test_a_directory_without_a_clip_model_is_refused_when_used(tmp_path: Path) -> None:
+    with pytest.raises(EngineInputError, match="not a CLIP model directory"):
+        ClipFeaturizer(tmp_path)(random_images(1))
+
+
+def test_describing_a_directory_without_a_clip_model_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(EngineInputError):
+        ClipFeaturizer(tmp_path).describe()

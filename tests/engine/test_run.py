@@ -1,0 +1,336 @@
+"""run_round end to end on a tiny random class-conditional UNet and a fake featurizer (CPU).
+
+The backend is the 1x8x8, 4-label UNet of ``tiny_diffusers`` (weights seed 0) with 2 DDIM steps; the
+featurizer is deterministic arithmetic on the pixels, so every test runs in well under a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from attribution.engine.errors import EngineInputError
+from attribution.engine.estimators import ShapleyEstimator, SurrogateShapley
+from attribution.engine.features import Features
+from attribution.engine.generation import ClassConditionalBackend
+from attribution.engine.metrics import (
+    ArtefactFreeRate,
+    ClassEntropy,
+    InceptionScore,
+    NegativeFrechetDistance,
+    reference_statistics,
+)
+from attribution.engine.progress import Progress
+from attribution.engine.run import (
+    ContributorInput,
+    build_statistics,
+    featurize_banks,
+    generate_banks,
+    run_round,
+)
+from attribution.engine.store import ArtefactStore
+from tests.engine.tiny_diffusers import make_tiny_class_unet, make_tiny_scheduler
+
+N_SAMPLES = 6
+EFFICIENCY_TOLERANCE = 1e-9  # Σφ = v(N) − v(∅) holds by construction, up to float round-off
+CONTRIBUTORS = (
+    ContributorInput("a", [0]),
+    ContributorInput("b", [1, 2]),
+    ContributorInput("c", [0, 1, 2], n_records=7),
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """Tiny models run fastest on one thread (and CI machines have two cores)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+class CountingBackend:
+    """Delegates to a backend and counts the banks it is asked to generate."""
+
+    def __init__(self, inner: ClassConditionalBackend) -> None:
+        self.inner = inner
+        self.calls: list[tuple[list[int], int, int]] = []
+
+    def generate(
+        self, conditions: Sequence[int], n_samples: int, seed: int, progress: Progress | None = None
+    ) -> np.ndarray:
+        self.calls.append((list(conditions), n_samples, seed))
+        return self.inner.generate(conditions, n_samples, seed, progress)
+
+    def describe(self) -> dict[str, Any]:
+        return self.inner.describe()
+
+
+class FakeFeaturizer:
+    """Probabilities: softmax of a fixed random projection (seed 0) of the pixels; embeddings:
+    the mean of each image quadrant. Counts the images it featurizes."""
+
+    def __init__(self, n_classes: int = 3, name: str = "fake") -> None:
+        self.projection = 4.0 * np.random.default_rng(0).normal(size=(64, n_classes))
+        self.name = name
+        self.calls = 0
+
+    def __call__(self, images: np.ndarray) -> Features:
+        self.calls += 1
+        flat = images.reshape(len(images), -1).astype(np.float64)
+        logits = flat @ self.projection[: flat.shape[1]]
+        exponentials = np.exp(logits - logits.max(axis=1, keepdims=True))
+        half_h, half_w = images.shape[2] // 2, images.shape[3] // 2
+        quadrants = [
+            images[:, :, rows, cols].mean(axis=(1, 2, 3))
+            for rows in (slice(None, half_h), slice(half_h, None))
+            for cols in (slice(None, half_w), slice(half_w, None))
+        ]
+        return Features(
+            exponentials / exponentials.sum(axis=1, keepdims=True),
+            np.stack(quadrants, axis=1).astype(np.float64),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {"featurizer": self.name}
+
+
+def make_backend() -> CountingBackend:
+    return CountingBackend(
+        ClassConditionalBackend(make_tiny_class_unet(0), make_tiny_scheduler(), n_steps=2)
+    )
+
+
+def small_surrogate() -> ShapleyEstimator:
+    return SurrogateShapley(budget=16, n_bootstrap=0, cv_folds=0, depth=2)
+
+
+def corner_artefact(images: np.ndarray, features: Features, index: int) -> np.ndarray:
+    """A 0/1 per-sample 'artefact' detector: the top-left pixel is bright."""
+    return (images[:, 0, 0, 0] > 0.5).astype(np.float64)
+
+
+def fd_metric() -> NegativeFrechetDistance:
+    reference = np.random.default_rng(1).random((32, 4))
+    return NegativeFrechetDistance(*reference_statistics(reference))
+
+
+# --- the round -----------------------------------------------------------------------------------
+
+
+def test_every_metric_gets_values_that_share_exactly_v_n_minus_v_empty() -> None:
+    metrics = {"is": InceptionScore(), "entropy": ClassEntropy(), "fd": fd_metric()}
+
+    result = run_round(
+        CONTRIBUTORS,
+        make_backend(),
+        FakeFeaturizer(),
+        metrics,
+        n_samples=N_SAMPLES,
+        seed=0,
+        empty_values={"fd": "worst_singleton"},
+        estimator=small_surrogate,
+        exact=True,
+    )
+
+    assert result.keys == ["a", "b", "c"]
+    assert set(result.valuations) == set(metrics)
+    for name, valuation in result.valuations.items():
+        assert valuation.metric == metrics[name].name
+        assert valuation.values.shape == (3,)
+        assert np.isfinite(valuation.values).all()
+        share = valuation.grand_value - valuation.baseline
+        assert abs(valuation.values.sum() - share) <= EFFICIENCY_TOLERANCE
+        assert valuation.exact_values is not None
+        assert abs(valuation.exact_values.sum() - share) <= EFFICIENCY_TOLERANCE
+    assert result.valuations["is"].baseline == 1.0  # InceptionScore's floor
+    assert result.valuations["entropy"].baseline == 0.0  # ClassEntropy's floor
+
+
+def test_the_grand_coalition_mixes_banks_by_records_using_n_records() -> None:
+    metric = ClassEntropy()
+    result = run_round(
+        CONTRIBUTORS,
+        make_backend(),
+        FakeFeaturizer(),
+        {"entropy": metric},
+        n_samples=N_SAMPLES,
+        estimator=small_surrogate,
+    )
+
+    sizes = np.array([1.0, 2.0, 7.0])  # len(conditions), len(conditions), n_records
+    expected = metric(result.statistics, (sizes / sizes.sum())[None, :])[0]
+    assert result.valuations["entropy"].grand_value == pytest.approx(expected, abs=1e-12)
+
+
+def test_a_second_round_on_the_same_store_reuses_banks_and_features(tmp_path: Path) -> None:
+    metrics = {"is": InceptionScore()}
+    options: dict[str, Any] = {"n_samples": N_SAMPLES, "seed": 3, "estimator": small_surrogate}
+    first_backend, first_featurizer = make_backend(), FakeFeaturizer()
+    first = run_round(
+        CONTRIBUTORS,
+        first_backend,
+        first_featurizer,
+        metrics,
+        store=ArtefactStore(tmp_path),
+        **options,
+    )
+    backend, featurizer = make_backend(), FakeFeaturizer()
+
+    again = run_round(
+        CONTRIBUTORS, backend, featurizer, metrics, store=ArtefactStore(tmp_path), **options
+    )
+
+    assert len(first_backend.calls) == 3
+    assert first_featurizer.calls == 3
+    assert backend.calls == []
+    assert featurizer.calls == 0
+    np.testing.assert_array_equal(first.valuations["is"].values, again.valuations["is"].values)
+
+
+def test_features_are_recomputed_for_another_featurizer(tmp_path: Path) -> None:
+    store = ArtefactStore(tmp_path)
+    banks, inputs = generate_banks(CONTRIBUTORS, make_backend(), n_samples=2, seed=0, store=store)
+    featurize_banks(banks, inputs, FakeFeaturizer(name="one"), store=store)
+    same, other = FakeFeaturizer(name="one"), FakeFeaturizer(name="two")
+
+    featurize_banks(banks, inputs, same, store=store)
+    featurize_banks(banks, inputs, other, store=store)
+
+    assert same.calls == 0
+    assert other.calls == 3
+
+
+def test_adding_a_contributor_leaves_everyone_elses_bank_unchanged() -> None:
+    newcomer = ContributorInput("d", [3, 3, 1])
+    before, _ = generate_banks(CONTRIBUTORS[:2], make_backend(), n_samples=N_SAMPLES, seed=5)
+
+    after, _ = generate_banks(
+        [newcomer, *CONTRIBUTORS[:2]], make_backend(), n_samples=N_SAMPLES, seed=5
+    )
+
+    np.testing.assert_array_equal(after[1], before[0])
+    np.testing.assert_array_equal(after[2], before[1])
+
+
+def test_changing_the_round_seed_changes_every_bank() -> None:
+    first, _ = generate_banks(CONTRIBUTORS, make_backend(), n_samples=N_SAMPLES, seed=0)
+    second, _ = generate_banks(CONTRIBUTORS, make_backend(), n_samples=N_SAMPLES, seed=1)
+
+    for one, other in zip(first, second, strict=True):
+        assert one.shape == other.shape == (N_SAMPLES, 1, 8, 8)
+        assert not np.array_equal(one, other)
+
+
+@pytest.mark.parametrize(
+    "contributors",
+    [
+        [ContributorInput("a", [0]), ContributorInput("a", [1])],
+        [ContributorInput("a", [0])],
+        [],
+    ],
+    ids=["duplicate keys", "one contributor", "no contributors"],
+)
+def test_a_round_needs_two_or_more_distinct_contributors(
+    contributors: list[ContributorInput],
+) -> None:
+    backend = make_backend()
+    with pytest.raises(EngineInputError, match=r"unique|at least 2"):
+        run_round(contributors, backend, FakeFeaturizer(), {"is": InceptionScore()})
+    assert backend.calls == []
+
+
+def test_progress_reports_banks_features_and_metrics_to_completion() -> None:
+    seen: list[tuple[str, int, int]] = []
+
+    run_round(
+        CONTRIBUTORS,
+        make_backend(),
+        FakeFeaturizer(),
+        {"is": InceptionScore(), "entropy": ClassEntropy()},
+        n_samples=2,
+        estimator=small_surrogate,
+        progress=lambda stage, done, total: seen.append((stage, done, total)),
+    )
+
+    for final in (("banks", 3, 3), ("features", 3, 3), ("metrics", 2, 2)):
+        assert final in seen
+    assert any(stage == "generate a" for stage, _, _ in seen)
+
+
+# --- contributors and statistics -----------------------------------------------------------------
+
+
+def test_contributor_size_is_n_records_when_given_else_the_number_of_conditions() -> None:
+    assert ContributorInput("a", [0, 1, 1]).size == 3
+    assert ContributorInput("a", [0, 1, 1], n_records=250).size == 250
+
+
+def test_statistics_pass_scorers_per_sample_scores_through_as_bank_means() -> None:
+    rng = np.random.default_rng(2)
+    banks = [rng.random((count, 1, 8, 8)).astype(np.float32) for count in (3, 5, 4)]
+    featurizer = FakeFeaturizer()
+    features = [featurizer(bank) for bank in banks]
+    probabilities = [np.asarray(f.probabilities) for f in features]
+    scorers = {
+        "brightness": lambda images, feats, index: images.mean(axis=(1, 2, 3)),
+        "index": lambda images, feats, index: np.full(len(images), float(index)),
+        "top_class": lambda images, feats, index: feats.probabilities.max(axis=1),
+    }
+
+    statistics = build_statistics(banks, features, scorers)
+
+    np.testing.assert_allclose(
+        statistics.score_means["brightness"], [bank.mean() for bank in banks], rtol=1e-6
+    )
+    np.testing.assert_array_equal(statistics.score_means["index"], [0.0, 1.0, 2.0])
+    np.testing.assert_allclose(
+        statistics.score_means["top_class"],
+        [p.max(axis=1).mean() for p in probabilities],
+        rtol=1e-12,
+    )
+    assert statistics.probability_mean is not None
+    np.testing.assert_allclose(
+        statistics.probability_mean,
+        [p.mean(axis=0) for p in probabilities],
+        rtol=1e-12,
+    )
+
+
+def test_statistics_without_probabilities_keep_only_embeddings() -> None:
+    banks = [np.zeros((2, 1, 4, 4), np.float32), np.ones((3, 1, 4, 4), np.float32)]
+    features = [Features(None, np.full((len(b), 2), float(i))) for i, b in enumerate(banks)]
+
+    statistics = build_statistics(banks, features)
+
+    assert statistics.probability_mean is None
+    assert statistics.feature_mean is not None
+    np.testing.assert_array_equal(statistics.feature_mean, [[0.0, 0.0], [1.0, 1.0]])
+
+
+def test_a_round_with_a_scorer_values_the_artefact_free_rate() -> None:
+    result = run_round(
+        CONTRIBUTORS,
+        make_backend(),
+        FakeFeaturizer(),
+        {"artefact_free": ArtefactFreeRate("artefact")},
+        n_samples=N_SAMPLES,
+        scorers={"artefact": corner_artefact},
+        estimator=small_surrogate,
+        exact=True,
+    )
+
+    banks, _ = generate_banks(CONTRIBUTORS, make_backend(), n_samples=N_SAMPLES, seed=0)
+    rates = np.array([(bank[:, 0, 0, 0] > 0.5).mean() for bank in banks])
+    np.testing.assert_array_equal(result.statistics.score_means["artefact"], rates)
+    valuation = result.valuations["artefact_free"]
+    assert valuation.baseline == 1.0  # no data, no artefacts
+    assert valuation.exact_values is not None
+    # Σφ = v(N) − v(∅) = (1 − Σ π_i r_i) − 1 with π_i ∝ |C_i| = 1, 2, 7.
+    weights = np.array([1.0, 2.0, 7.0]) / 10.0
+    assert valuation.exact_values.sum() == pytest.approx(-weights @ rates, abs=1e-12)
