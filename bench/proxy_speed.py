@@ -363,6 +363,10 @@ def print_ratios(reference: ReferenceRun, proxies: dict[str, ProxyRun]) -> None:
             f"engine formula on that pool {reference.engine_values[name]:10.4f}   "
             f"ProxyGame {proxy.value:10.4f}"
         )
+    print(
+        "  (a finite pool's FD is biased upward by roughly O(d/N), so the two neg FID values "
+        "agree only as both pools grow)"
+    )
 
 
 def print_rounds(rounds: list[RoundRun], metric: str, n_samples: int, n_players: int) -> None:

@@ -25,7 +25,7 @@ N_CLASSES = 10
 
 
 def build_network() -> torch.nn.Module:
-    """conv(1→16) → pool → conv(16→32) → pool → 64-d embedding → 10 logits, for 16x16 inputs."""
+    """conv(1→16) → pool → conv(16→32) → pool → 32-d embedding → 10 logits, for 16x16 inputs."""
     from torch import nn
 
     return nn.Sequential(

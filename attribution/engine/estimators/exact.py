@@ -53,7 +53,8 @@ class ExactShapley(ShapleyEstimator):
 
     Args:
         max_players: Refuse games with more players (2^n evaluations and 8·2^n bytes of utilities;
-            20 players is about a million coalitions and a few seconds on numpy).
+            20 players is about a million coalitions: under a second for a cheap game, ~40 s
+            for a Fréchet-distance proxy game with 32-d features).
         batch_size: Coalitions passed to the game per call.
         progress: Optional ``progress(stage, done, total)`` callback.
     """
