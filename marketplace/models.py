@@ -1,1 +1,193 @@
-"""Marketplace models: contributors, data groups, model versions and payouts (none yet)."""
+"""People, data and money: users, contributors, their data groups, model versions and payouts.
+
+Valuation rounds live in the ``attribution`` app, which depends on this one (never the reverse).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+
+
+class User(AbstractUser):
+    """A person who signs in: a contributor, a staff member (admin) or a partner (API client)."""
+
+    class Role(models.TextChoices):
+        CONTRIBUTOR = "contributor", "Contributor"
+        STAFF = "staff", "Staff"
+        PARTNER = "partner", "Partner"
+
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.CONTRIBUTOR)
+    contributor = models.ForeignKey(
+        "marketplace.Contributor",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="members",
+        help_text="The contributor (person or organisation) this user acts for.",
+    )
+
+
+class Contributor(models.Model):
+    """A person or an organisation whose data trained a model and who is paid for it."""
+
+    class Kind(models.TextChoices):
+        PERSON = "person", "Person"
+        ORGANISATION = "organisation", "Organisation"
+
+    key = models.SlugField(
+        max_length=64,
+        unique=True,
+        help_text="Stable identifier; with a round's seed it fixes this contributor's samples.",
+    )
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PERSON)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def accepted_records(self) -> models.QuerySet[DataRecord]:
+        """Records of this contributor's accepted data groups."""
+        return DataRecord.objects.filter(
+            group__contributor=self, group__status=DataGroup.Status.ACCEPTED
+        )
+
+
+class DataGroupQuerySet(models.QuerySet["DataGroup"]):
+    def accepted(self) -> DataGroupQuerySet:
+        return self.filter(status=DataGroup.Status.ACCEPTED)
+
+
+class DataGroup(models.Model):
+    """One upload of a contributor: images with a caption or a label each."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending review"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    contributor = models.ForeignKey(Contributor, on_delete=models.CASCADE, related_name="groups")
+    title = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    consent = models.BooleanField(
+        default=False,
+        help_text="The contributor agreed that this data may train models and be valued.",
+    )
+    review_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DataGroupQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.contributor})"
+
+
+class DataRecord(models.Model):
+    """One image of a data group with the condition it trained under (label or caption)."""
+
+    group = models.ForeignKey(DataGroup, on_delete=models.CASCADE, related_name="records")
+    image = models.FileField(upload_to="records/%Y/%m/")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    caption = models.TextField(blank=True)
+    label = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "sha256"], name="unique_image_per_group")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group_id}:{self.sha256[:12]}"
+
+
+class ModelVersion(models.Model):
+    """A trained generative model whose contributors are valued.
+
+    ``conditions`` says how a contributor's records become the conditions the model generates
+    from: their labels, their captions (prompts), or one class per contributor (the model was
+    conditioned on the contributor, as the built-in digits model and the SurrogateSHAP paper's
+    class-conditional models are); ``contributor_labels`` maps contributor keys to those classes.
+    """
+
+    class Kind(models.TextChoices):
+        BUILTIN_DIGITS = "builtin_digits", "Built-in digits demo model"
+        CLASS_CONDITIONAL = "class_conditional", "Class-conditional UNet (local directory)"
+        TEXT_TO_IMAGE = "text_to_image", "Text-to-image pipeline (local directory)"
+
+    class Conditions(models.TextChoices):
+        CONTRIBUTOR = "contributor", "One class per contributor"
+        LABEL = "label", "Record labels"
+        PROMPT = "prompt", "Record captions as prompts"
+
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    path = models.CharField(max_length=500, blank=True, help_text="Local model directory.")
+    lora_path = models.CharField(max_length=500, blank=True)
+    checksum = models.CharField(max_length=64, blank=True)
+    conditions = models.CharField(max_length=16, choices=Conditions.choices)
+    contributor_labels = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+currency_code = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. EUR.")
+
+
+class PayoutBatch(models.Model):
+    """The money of one valuation round, split into payouts that sum to the pool exactly."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        APPROVED = "approved", "Approved"
+
+    pool = models.DecimalField(
+        max_digits=18, decimal_places=4, validators=[MinValueValidator(Decimal(0))]
+    )
+    currency = models.CharField(max_length=3, validators=[currency_code])
+    negative_policy = models.CharField(max_length=16)
+    clipped_mass = models.DecimalField(max_digits=30, decimal_places=12, default=Decimal(0))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "payout batches"
+
+    def __str__(self) -> str:
+        return f"Payout batch {self.pk} ({self.currency} {self.pool})"
+
+
+class Payout(models.Model):
+    """One contributor's amount in a batch."""
+
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.CASCADE, related_name="payouts")
+    contributor = models.ForeignKey(Contributor, on_delete=models.PROTECT, related_name="payouts")
+    amount = models.DecimalField(max_digits=18, decimal_places=4)
+    share = models.DecimalField(max_digits=30, decimal_places=28)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "contributor"], name="one_payout_per_batch")
+        ]
+        ordering = ["-amount"]

@@ -77,6 +77,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+AUTH_USER_MODEL = "marketplace.User"
+
 ROOT_URLCONF = "marketplace.urls"
 WSGI_APPLICATION = "marketplace.wsgi.application"
 ASGI_APPLICATION = "marketplace.asgi.application"
@@ -168,7 +170,17 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
+# Generation needs the accelerator: valuation tasks go to the queue that GPU workers consume.
+CELERY_TASK_ROUTES = {
+    "attribution.execute_round": {"queue": os.environ.get("CELERY_GPU_QUEUE", "gpu")}
+}
+CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", 6 * 3600))
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", 6 * 3600 + 300))
 
 # --- attribution engine -----------------------------------------------------------------------
 
 ENGINE_DEVICE = os.environ.get("ENGINE_DEVICE", "cpu")
+# Content-addressed cache of sample banks and features: reruns and restarts resume from it.
+ENGINE_CACHE_DIR = Path(os.environ.get("ENGINE_CACHE_DIR", BASE_DIR / "var" / "engine-cache"))
+# A running round whose heartbeat is older than this is presumed dead and may be claimed again.
+ENGINE_STALE_AFTER_S = int(os.environ.get("ENGINE_STALE_AFTER_S", 900))

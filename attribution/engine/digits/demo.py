@@ -17,7 +17,7 @@ metrics of the pooled samples, with exact Shapley values of the same proxy game 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,9 +86,16 @@ def digits_metrics(reference_features: Features) -> tuple[dict[str, Metric], dic
     return metrics, empty
 
 
-def digits_scorers(contributors: list[PlantedContributor]) -> dict[str, Scorer]:
-    """Per-sample scores: the marker detector and the probability of the claimed digit."""
-    claimed = [np.bincount(c.labels, minlength=10) / len(c.labels) for c in contributors]
+def digits_scorers(claimed_labels: Sequence[Sequence[int]]) -> dict[str, Scorer]:
+    """Per-sample scores: the marker detector and the probability of the claimed digit.
+
+    Args:
+        claimed_labels: Per contributor, the digit labels their records claim.
+    """
+    counts = [
+        np.bincount(np.asarray(labels, dtype=np.int64), minlength=10) for labels in claimed_labels
+    ]
+    claimed = [c / c.sum() for c in counts if c.sum() > 0]
 
     def fidelity(
         images: NDArray[np.float32], features: Features, index: int
@@ -99,6 +106,8 @@ def digits_scorers(contributors: list[PlantedContributor]) -> dict[str, Scorer]:
     def marker(images: NDArray[np.float32], features: Features, index: int) -> NDArray[np.float64]:
         return marker_present(images)
 
+    if len(claimed) < len(counts):  # someone claims no labels: fidelity is undefined
+        return {"marker": marker}
     return {"label_fidelity": fidelity, "marker": marker}
 
 
@@ -133,7 +142,7 @@ def run_digits_demo(
         metrics,
         n_samples=n_samples,
         seed=seed,
-        scorers=digits_scorers(contributors),
+        scorers=digits_scorers([c.labels.tolist() for c in contributors]),
         empty_values=empty,
         estimator=make_estimator,
         exact=exact,
@@ -253,6 +262,3 @@ def _diagnostics(estimator: Any) -> str:
         f"surrogate: depth {estimator.depth_}, cross-validated R² {r2}, raw efficiency gap "
         f"{estimator.raw_efficiency_gap_:.2e} (corrected)"
     )
-
-
-ProgressFactory = Callable[[], Progress]

@@ -1,0 +1,125 @@
+"""The bridge from a frozen round configuration to ``attribution.engine.run_round``.
+
+``run_engine(config, progress)`` is what a worker calls; tests inject a fake with the same
+signature. It returns plain numbers (``EngineOutcome``), never Django objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+EngineProgress = Callable[[str, int, int], None]
+
+
+class EngineUnavailableError(RuntimeError):
+    """The configuration asks for something this installation cannot run; the message says why."""
+
+
+@dataclass
+class EngineOutcome:
+    """Per-contributor results of a round, keyed by contributor key."""
+
+    values: dict[str, float]
+    stderr: dict[str, float] | None
+    ci: dict[str, tuple[float, float]] | None
+    exact_values: dict[str, float] | None
+    baseline: float
+    grand_value: float
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+
+RoundEngine = Callable[[dict[str, Any], EngineProgress], EngineOutcome]
+
+
+def run_engine(config: dict[str, Any], progress: EngineProgress) -> EngineOutcome:
+    """Run a round's configuration through the attribution engine."""
+    from attribution.engine.digits.data import load_digit_images
+    from attribution.engine.digits.demo import digits_metrics, digits_scorers
+    from attribution.engine.digits.training import SHIPPED_WEIGHTS, load_digits_models
+    from attribution.engine.estimators import (
+        ExactShapley,
+        KernelShapley,
+        LeaveOneOut,
+        PermutationShapley,
+        ShapleyEstimator,
+        SurrogateShapley,
+    )
+    from attribution.engine.run import ContributorInput, run_round
+    from attribution.engine.store import ArtefactStore
+
+    model = config["model"]
+    if model["kind"] != "builtin_digits":
+        raise EngineUnavailableError(
+            f"model kind {model['kind']!r} needs a featurizer and reference data configured for "
+            "it; this installation values the built-in digits model only so far."
+        )
+    weights = Path(model["path"]) if model["path"] else SHIPPED_WEIGHTS
+    backend, classifier, _ = load_digits_models(weights, config["device"])
+    real_images, _ = load_digit_images()
+    metrics, empty_values = digits_metrics(classifier(real_images))
+    metric = config["metric"]
+    if metric not in metrics:
+        raise EngineUnavailableError(f"metric {metric!r} is not available for the digits model.")
+    contributors = [
+        ContributorInput(c["key"], c["conditions"], c["n_records"]) for c in config["contributors"]
+    ]
+    scorers = digits_scorers([c.get("labels", []) for c in config["contributors"]])
+    budget, seed, n_bootstrap = config["budget"], config["seed"], config["n_bootstrap"]
+    factories: dict[str, Callable[[], ShapleyEstimator]] = {
+        "surrogate": lambda: SurrogateShapley(budget=budget, seed=seed, n_bootstrap=n_bootstrap),
+        "kernel": lambda: KernelShapley(budget=budget, seed=seed, n_bootstrap=max(n_bootstrap, 2)),
+        "permutation": lambda: PermutationShapley(budget=budget, seed=seed),
+        "exact": ExactShapley,
+        "loo": LeaveOneOut,
+    }
+    result = run_round(
+        contributors,
+        backend,
+        classifier,
+        {metric: metrics[metric]},
+        n_samples=config["n_samples"],
+        seed=seed,
+        scorers=scorers,
+        empty_values=empty_values,
+        estimator=factories[config["estimator"]],
+        exact=config["estimator"] != "exact" and len(contributors) <= 12,
+        store=ArtefactStore(settings.ENGINE_CACHE_DIR),
+        progress=progress,
+    )
+    valuation = result.valuations[metric]
+    keys = result.keys
+    interval = valuation.confidence_interval()
+    estimator: Any = valuation.estimator
+    diagnostics: dict[str, Any] = {
+        "n_evaluations": valuation.n_evaluations,
+        "efficiency_gap": float(estimator.efficiency_gap_),
+        "timings": result.timings,
+    }
+    if isinstance(estimator, SurrogateShapley):
+        diagnostics.update(
+            cv_r2=estimator.cv_r2_,
+            raw_efficiency_gap=estimator.raw_efficiency_gap_,
+            depth=estimator.depth_,
+            observed=estimator.utilities_.tolist(),
+            predicted=[None if p != p else float(p) for p in estimator.cv_predictions_],
+        )
+    return EngineOutcome(
+        values=dict(zip(keys, map(float, valuation.values), strict=True)),
+        stderr=None
+        if valuation.stderr is None
+        else dict(zip(keys, map(float, valuation.stderr), strict=True)),
+        ci=None
+        if interval is None
+        else {k: (float(lo), float(hi)) for k, (lo, hi) in zip(keys, interval, strict=True)},
+        exact_values=None
+        if valuation.exact_values is None
+        else dict(zip(keys, map(float, valuation.exact_values), strict=True)),
+        baseline=valuation.baseline,
+        grand_value=valuation.grand_value,
+        diagnostics=diagnostics,
+    )
