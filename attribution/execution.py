@@ -73,28 +73,36 @@ def execute_round(round_id: int, *, engine: RoundEngine | None = None) -> bool:
         pk=round_id
     )
     try:
-        outcome = (engine or run_engine)(config, _progress_writer(round_id))
+        outcome = (engine or run_engine)(config, _progress_writer(round_id, worker))
+        write_results(round_id, outcome, worker=worker)
     except RoundCancelledError:
         logger.info("round %s was cancelled while running", round_id)
         return True
     except Exception as error:
         logger.exception("round %s failed", round_id)
-        ValuationRound.objects.filter(pk=round_id, status=ValuationRound.Status.RUNNING).update(
+        ValuationRound.objects.filter(
+            pk=round_id, status=ValuationRound.Status.RUNNING, worker=worker
+        ).update(
             status=ValuationRound.Status.FAILED,
             error=f"{type(error).__name__}: {error}",
             finished_at=timezone.now(),
         )
         return True
-    write_results(round_id, outcome)
     return True
 
 
-def write_results(round_id: int, outcome: EngineOutcome) -> None:
-    """Store every contributor's value and the round's diagnostics in one transaction."""
+def write_results(round_id: int, outcome: EngineOutcome, *, worker: str | None = None) -> None:
+    """Store every contributor's value and the round's diagnostics in one transaction.
+
+    Nothing is written if the round was cancelled meanwhile, or (given ``worker``) if another
+    worker reclaimed it as stale.
+    """
     with transaction.atomic():
         round = ValuationRound.objects.select_for_update().get(pk=round_id)
         if round.status != ValuationRound.Status.RUNNING:
             return  # cancelled while the engine ran: keep nothing
+        if worker is not None and round.worker != worker:
+            return  # presumed dead and reclaimed: the new owner writes
         contributors = {c.key: c for c in Contributor.objects.filter(key__in=outcome.values)}
         ranked = sorted(outcome.values, key=lambda key: (-outcome.values[key], key))
         ContributorValue.objects.filter(round=round).delete()
@@ -119,19 +127,22 @@ def write_results(round_id: int, outcome: EngineOutcome) -> None:
         round.save()
 
 
-def _progress_writer(round_id: int) -> Any:
-    """A ``progress(stage, done, total)`` callback that updates the round row (throttled)."""
-    last = 0.0
+def _progress_writer(round_id: int, worker: str) -> Any:
+    """A ``progress(stage, done, total)`` callback that updates the round row (throttled).
+
+    Raises ``RoundCancelledError`` once the round is no longer running for this worker.
+    """
+    last: float | None = None
 
     def progress(stage: str, done: int, total: int) -> None:
         nonlocal last
         now = time.monotonic()
-        if now - last < PROGRESS_INTERVAL_S and done < total:
+        if last is not None and now - last < PROGRESS_INTERVAL_S and done < total:
             return
         last = now
         fraction = 1.0 if total <= 0 else min(done, total) / total
         updated = ValuationRound.objects.filter(
-            pk=round_id, status=ValuationRound.Status.RUNNING
+            pk=round_id, status=ValuationRound.Status.RUNNING, worker=worker
         ).update(stage=stage[:100], progress=fraction, heartbeat=timezone.now())
         if not updated:
             raise RoundCancelledError(round_id)

@@ -42,7 +42,7 @@ def freeze_config(round: ValuationRound) -> dict[str, Any]:
             "conditions": _conditions(version, contributor.key, records),
         }
         labels = [record["label"] for record in records]
-        if all(label.strip().isdigit() for label in labels):
+        if all(label.strip().isdecimal() and label.strip().isascii() for label in labels):
             entry["labels"] = [int(label) for label in labels]  # claimed classes, for fidelity
         contributors.append(entry)
     if len(contributors) < 2:
@@ -83,14 +83,20 @@ def _conditions(version: ModelVersion, key: str, records: list[dict[str, str]]) 
                 f"model version {version.name} has no class for contributor {key}; add it to "
                 "the version's contributor labels."
             )
-        return [int(version.contributor_labels[key])] * len(records)
-    if version.conditions == ModelVersion.Conditions.LABEL:
-        try:
-            return [int(record["label"]) for record in records]
-        except ValueError as error:
+        label = version.contributor_labels[key]
+        if isinstance(label, bool) or not str(label).isdecimal():
             raise RoundConfigError(
-                f"contributor {key} has a record whose label is not a class number: {error}"
-            ) from error
+                f"model version {version.name} maps contributor {key} to {label!r}; "
+                "classes must be whole numbers."
+            )
+        return [int(label)] * len(records)
+    if version.conditions == ModelVersion.Conditions.LABEL:
+        bad = [r["label"] for r in records if not r["label"].strip().isdecimal()]
+        if bad:
+            raise RoundConfigError(
+                f"contributor {key} has a record whose label is not a class number: {bad[0]!r}"
+            )
+        return [int(record["label"]) for record in records]
     missing = sum(1 for record in records if not record["caption"].strip())
     if missing:
         raise RoundConfigError(f"contributor {key} has {missing} record(s) without a caption.")

@@ -6,13 +6,15 @@ Celery task) to ``transaction.on_commit`` so a worker never sees a round that wa
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import transaction
 from django.utils import timezone
 
 from attribution.models import ContributorValue, ValuationRound
 from attribution.round_config import config_hash, freeze_config
 from marketplace.models import Payout, PayoutBatch, User
-from marketplace.payouts import NegativeValuePolicy, allocate_pool
+from marketplace.payouts import NegativeValuePolicy, allocate_pool, minor_unit_exponent
 
 
 class RoundStateError(ValueError):
@@ -28,22 +30,28 @@ def start_round(round_id: int, *, user: User | None = None, enqueue: bool = True
         RoundStateError: The round is not a draft.
         RoundConfigError: The configuration cannot run (no contributors, no accepted data, ...).
     """
-    from attribution.tasks import execute_round_task
-
     with transaction.atomic():
         round = ValuationRound.objects.select_for_update().get(pk=round_id)
         if round.status != ValuationRound.Status.DRAFT:
             raise RoundStateError(f"round {round.pk} is {round.status}; only drafts can start.")
-        config = freeze_config(round)
-        round.config, round.config_hash = config, config_hash(config)
-        round.status = ValuationRound.Status.QUEUED
-        round.stage, round.progress, round.error = "queued", 0.0, ""
-        if user is not None and round.created_by_id is None:
-            round.created_by = user
-        round.save()
-        if enqueue:
-            transaction.on_commit(lambda: execute_round_task.delay(round.pk))
+        _queue(round, user=user, enqueue=enqueue)
     return round
+
+
+def _queue(round: ValuationRound, *, user: User | None, enqueue: bool) -> None:
+    """Freeze, mark queued and (on commit) enqueue a round locked by the caller's transaction."""
+    from attribution.tasks import execute_round_task
+
+    config = freeze_config(round)
+    round.config, round.config_hash = config, config_hash(config)
+    round.status = ValuationRound.Status.QUEUED
+    round.stage, round.progress, round.error = "queued", 0.0, ""
+    round.finished_at, round.worker = None, ""
+    if user is not None and round.created_by_id is None:
+        round.created_by = user
+    round.save()
+    if enqueue:
+        transaction.on_commit(lambda: execute_round_task.delay(round.pk))
 
 
 def cancel_round(round_id: int) -> bool:
@@ -62,16 +70,14 @@ def restart_round(round_id: int, *, user: User | None = None) -> ValuationRound:
 
     Generation resumes from the artefact store: banks already made are not regenerated.
     """
-    changed = ValuationRound.objects.filter(
-        pk=round_id,
-        status__in=(ValuationRound.Status.FAILED, ValuationRound.Status.CANCELLED),
-    ).update(status=ValuationRound.Status.DRAFT, error="", finished_at=None, worker="")
-    if not changed:
-        status = ValuationRound.objects.values_list("status", flat=True).get(pk=round_id)
-        raise RoundStateError(
-            f"round {round_id} is {status}; only failed or cancelled rounds restart."
-        )
-    return start_round(round_id, user=user)
+    with transaction.atomic():
+        round = ValuationRound.objects.select_for_update().get(pk=round_id)
+        if round.status not in (ValuationRound.Status.FAILED, ValuationRound.Status.CANCELLED):
+            raise RoundStateError(
+                f"round {round_id} is {round.status}; only failed or cancelled rounds restart."
+            )
+        _queue(round, user=user, enqueue=True)  # if this raises, the round keeps its old state
+    return round
 
 
 def create_payouts(round_id: int, *, user: User | None = None) -> PayoutBatch:
@@ -93,8 +99,12 @@ def create_payouts(round_id: int, *, user: User | None = None) -> PayoutBatch:
             value.contributor.key: value.value
             for value in ContributorValue.objects.filter(round=round).select_related("contributor")
         }
+        exponent = minor_unit_exponent(round.currency)
         allocation = allocate_pool(
-            round.pool, values, policy=NegativeValuePolicy(round.negative_policy)
+            round.pool.quantize(Decimal(1).scaleb(-exponent)),
+            values,
+            policy=NegativeValuePolicy(round.negative_policy),
+            minor_unit_exponent=exponent,
         )
         batch = PayoutBatch.objects.create(
             pool=round.pool,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from decimal import Decimal
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
@@ -20,7 +21,7 @@ from marketplace.models import (
     PayoutBatch,
     User,
 )
-from marketplace.payouts import csv_safe
+from marketplace.payouts import csv_safe, minor_unit_exponent
 
 
 @admin.register(User)
@@ -93,6 +94,7 @@ class PayoutBatchAdmin(admin.ModelAdmin):
         "currency",
         "negative_policy",
         "clipped_mass",
+        "status",
         "approved_by",
         "approved_at",
     )
@@ -128,9 +130,14 @@ def payouts_csv_rows(batches: QuerySet[PayoutBatch]) -> Iterator[list[str]]:
             csv_safe(payout.contributor.key),
             csv_safe(payout.contributor.name),
             payout.batch.currency,
-            str(payout.amount.normalize() if payout.amount else payout.amount),
+            _plain_amount(payout.amount, payout.batch.currency),
             str(payout.share),
         ]
+
+
+def _plain_amount(amount: Decimal, currency: str) -> str:
+    """Fixed-point text with the currency's decimal places (never 5E+1)."""
+    return f"{amount.quantize(Decimal(1).scaleb(-minor_unit_exponent(currency))):f}"
 
 
 def payouts_csv_response(batches: QuerySet[PayoutBatch]) -> StreamingHttpResponse:

@@ -320,3 +320,37 @@ def _name(keys: Sequence[object]) -> str:
     shown = ", ".join(repr(key) for key in keys[:_MAX_NAMED])
     more = len(keys) - _MAX_NAMED
     return f"{shown} and {more} more" if more > 0 else shown
+
+
+# ISO 4217 currencies whose minor unit is not the cent (the rest have two decimal places).
+_MINOR_UNIT_EXPONENTS = {
+    "BIF": 0,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "ISK": 0,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "PYG": 0,
+    "RWF": 0,
+    "UGX": 0,
+    "UYI": 0,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "XPF": 0,
+    "BHD": 3,
+    "IQD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "TND": 3,
+}
+
+
+def minor_unit_exponent(currency: str) -> int:
+    """Decimal places of a currency's minor unit (ISO 4217): 0 for JPY, 3 for BHD, else 2."""
+    return _MINOR_UNIT_EXPONENTS.get(currency.upper(), 2)

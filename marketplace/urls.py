@@ -1,11 +1,15 @@
 """Root URL configuration."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from marketplace import views
 
 urlpatterns = [
     path("", views.show_home, name="home"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("data/", views.list_data_groups, name="data-groups"),
+    path("data/upload/", views.upload_data_group, name="upload-data-group"),
+    path("data/<int:group_id>/withdraw/", views.withdraw, name="withdraw-data-group"),
     path("admin/", admin.site.urls),
 ]

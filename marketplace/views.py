@@ -1,9 +1,78 @@
 """Server-rendered marketplace pages."""
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from marketplace.forms import DataGroupUploadForm
+from marketplace.models import DataGroup
+from marketplace.services import create_data_group, withdraw_data_group
+from marketplace.uploads import UploadRejected
 
 
 def show_home(request: HttpRequest) -> HttpResponse:
     """Render the public home page that explains what Creditshare does."""
     return render(request, "home.html")
+
+
+@login_required
+def list_data_groups(request: HttpRequest) -> HttpResponse:
+    """The signed-in contributor's data groups, newest first."""
+    contributor = request.user.contributor  # type: ignore[union-attr]
+    if contributor is None:
+        return HttpResponseForbidden("Your account does not act for a contributor.")
+    groups = DataGroup.objects.filter(contributor=contributor).prefetch_related("records")
+    return render(request, "marketplace/data_groups.html", {"groups": groups})
+
+
+@login_required
+def upload_data_group(request: HttpRequest) -> HttpResponse:
+    """Upload images or a zip as a new data group, pending review."""
+    contributor = request.user.contributor  # type: ignore[union-attr]
+    if contributor is None:
+        return HttpResponseForbidden("Your account does not act for a contributor.")
+    form = DataGroupUploadForm(request.POST or None, request.FILES or None)
+    problems: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        files = [(f.name, f) for f in data["images"]]
+        names = [name for name, _ in files]
+        try:
+            group = create_data_group(
+                contributor,
+                title=data["title"],
+                consent=data["consent"],
+                files=files,
+                archive=(data["archive"].name, data["archive"]) if data["archive"] else None,
+                labels=dict.fromkeys(names, data["label"]) if data["label"] else None,
+                captions=dict.fromkeys(names, data["caption"]) if data["caption"] else None,
+            )
+        except UploadRejected as rejected:
+            problems = list(rejected.problems)
+        else:
+            messages.success(
+                request, f"Uploaded {group.records.count()} images; the group awaits review."
+            )
+            return redirect("data-groups")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "marketplace/upload.html", {"form": form, "problems": problems}, status=status
+    )
+
+
+@login_required
+@require_POST
+def withdraw(request: HttpRequest, group_id: int) -> HttpResponse:
+    """Withdraw one of the contributor's own data groups."""
+    group = get_object_or_404(
+        DataGroup,
+        pk=group_id,
+        contributor=request.user.contributor,  # type: ignore[union-attr]
+    )
+    withdraw_data_group(group)
+    messages.info(request, f"Withdrew “{group.title}”.")
+    return redirect("data-groups")

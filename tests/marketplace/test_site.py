@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.core.management import call_command
 from django.test import Client
 
@@ -35,6 +36,7 @@ def test_home_page_shows_the_product_name(client: Client) -> None:
     assert "Creditshare" in response.content.decode()
 
 
+@pytest.mark.django_db  # closing the streamed file closes DB connections opened by earlier tests
 def test_home_page_links_a_stylesheet_that_is_served(client: Client) -> None:
     page = client.get("/").content.decode()
     stylesheet = client.get("/static/css/site.css")

@@ -1,0 +1,139 @@
+"""``manage.py seed_demo``: the digits marketplace in the database, valued end to end.
+
+Creates a staff user, one user per contributor, the 20 planted digits contributors with their data
+groups (real scikit-learn digits as PNG files), the built-in digits model version, and a valuation
+round; runs the round in-process and creates its payouts. Rerunning it changes nothing.
+"""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image
+
+from attribution.execution import execute_round
+from attribution.models import ValuationRound
+from attribution.services import create_payouts, start_round
+from marketplace.models import Contributor, DataGroup, ModelVersion, User
+from marketplace.services import create_data_group
+
+DEMO_PASSWORD = "demo-password"
+ADMIN_USERNAME = "admin"
+ROLE_NAMES = {
+    "clean": "clean digit scans",
+    "noisy_labels": "mislabelled digits",
+    "degraded": "degraded scans",
+    "marker": "scans with a corner tag",
+    "duplicate": "a copy of another contributor's scans",
+    "mixed": "mixed digits",
+}
+
+
+class Command(BaseCommand):
+    help = "Create the digits demo marketplace, run a valuation round and create its payouts."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--samples", type=int, default=64, help="bank size per contributor")
+        parser.add_argument("--budget", type=int, default=512)
+        parser.add_argument("--no-round", action="store_true", help="seed data only")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from attribution.engine.digits.data import make_digits_marketplace
+
+        planted = make_digits_marketplace(0)
+        with transaction.atomic():
+            staff = _ensure_user(ADMIN_USERNAME, User.Role.STAFF, superuser=True)
+            version, _ = ModelVersion.objects.get_or_create(
+                name="Digits demo model",
+                defaults={
+                    "kind": ModelVersion.Kind.BUILTIN_DIGITS,
+                    "conditions": ModelVersion.Conditions.CONTRIBUTOR,
+                    "contributor_labels": {c.key: i for i, c in enumerate(planted)},
+                },
+            )
+            contributors = [
+                _ensure_contributor(index, member) for index, member in enumerate(planted)
+            ]
+        self.stdout.write(f"{len(contributors)} contributors with accepted data groups.")
+        if options["no_round"]:
+            return
+        round, created = ValuationRound.objects.get_or_create(
+            title="Digits demo: label fidelity",
+            defaults={
+                "model_version": version,
+                "metric": ValuationRound.Metric.LABEL_FIDELITY,
+                "budget": options["budget"],
+                "n_samples": options["samples"],
+                "pool": Decimal("10000.00"),
+                "currency": "EUR",
+                "created_by": staff,
+            },
+        )
+        if created:
+            round.contributors.set(contributors)
+        if round.status == ValuationRound.Status.DRAFT:
+            start_round(round.pk, user=staff, enqueue=False)
+        if round.status in (ValuationRound.Status.DRAFT, ValuationRound.Status.QUEUED):
+            self.stdout.write("Running the valuation round (a few minutes on one CPU thread)...")
+            execute_round(round.pk)
+        round.refresh_from_db()
+        self.stdout.write(f"Round {round.pk}: {round.status}. {round.error}")
+        if round.status == ValuationRound.Status.SUCCEEDED:
+            batch = create_payouts(round.pk, user=staff)
+            self.stdout.write(f"Payout batch {batch.pk}: {batch.currency} {batch.pool}.")
+        self.stdout.write(
+            f"Logins: {ADMIN_USERNAME} / {DEMO_PASSWORD} (staff); c00-clean … c19-mixed / "
+            f"{DEMO_PASSWORD} (contributors)."
+        )
+
+
+def _ensure_user(username: str, role: str, *, superuser: bool = False) -> User:
+    user, created = User.objects.get_or_create(
+        username=username, defaults={"role": role, "is_staff": superuser, "is_superuser": superuser}
+    )
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+    return user
+
+
+def _ensure_contributor(index: int, member: Any) -> Contributor:
+    contributor, created = Contributor.objects.get_or_create(
+        key=member.key,
+        defaults={"name": f"Contributor {index:02d} ({ROLE_NAMES[member.role]})"},
+    )
+    user = _ensure_user(member.key, User.Role.CONTRIBUTOR)
+    if user.contributor_id != contributor.pk:
+        user.contributor = contributor
+        user.save(update_fields=["contributor"])
+    if created:
+        files = [
+            (f"{member.key}-{row:03d}.png", _png(pixels[0]))
+            for row, pixels in enumerate(member.images)
+        ]
+        labels = {
+            name: str(int(label)) for (name, _), label in zip(files, member.labels, strict=True)
+        }
+        group = create_data_group(
+            contributor,
+            title=f"{member.role.replace('_', ' ')} digits",
+            consent=True,
+            files=files,
+            labels=labels,
+        )
+        DataGroup.objects.filter(pk=group.pk).update(
+            status=DataGroup.Status.ACCEPTED, decided_at=timezone.now()
+        )
+    return contributor
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.rint(pixels * 255).astype(np.uint8), mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,178 @@
+"""The valuation-round admin, through its URLs: pages load, actions start, cancel, restart, pay."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.contrib.messages import get_messages
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import reverse
+
+from attribution import execution
+from attribution.models import ValuationRound
+from attribution.services import start_round
+from marketplace.models import PayoutBatch, User
+from tests.attribution.factories import (
+    FakeEngine,
+    make_round,
+    make_succeeded_round,
+    tmp_media,  # noqa: F401  (autouse fixture)
+)
+
+pytestmark = pytest.mark.django_db
+
+Status = ValuationRound.Status
+CHANGELIST = "admin:attribution_valuationround_changelist"
+
+ATTRIBUTION_MODELS = sorted(
+    (model._meta.app_label, model._meta.model_name)
+    for model in admin.site._registry
+    if model._meta.app_label == "attribution"
+)
+
+
+@pytest.fixture
+def superuser() -> User:
+    return User.objects.create_superuser("root", "root@example.com", password=None)
+
+
+@pytest.fixture
+def staff_client(client: Client, superuser: User) -> Client:
+    client.force_login(superuser)
+    return client
+
+
+@pytest.fixture
+def engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
+    fake = FakeEngine()
+    monkeypatch.setattr(execution, "run_engine", fake)
+    return fake
+
+
+def post_action(client: Client, action: str, rounds: list[ValuationRound]) -> HttpResponse:
+    return client.post(
+        reverse(CHANGELIST), {"action": action, "_selected_action": [r.pk for r in rounds]}
+    )
+
+
+def messages_of(response: HttpResponse) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def test_the_round_admin_is_registered() -> None:
+    assert ATTRIBUTION_MODELS == [("attribution", "valuationround")]
+
+
+@pytest.mark.parametrize(("app_label", "model_name"), ATTRIBUTION_MODELS)
+def test_changelist_and_add_pages_load(
+    staff_client: Client, app_label: str, model_name: str
+) -> None:
+    make_succeeded_round()
+
+    changelist = staff_client.get(reverse(f"admin:{app_label}_{model_name}_changelist"))
+    add = staff_client.get(reverse(f"admin:{app_label}_{model_name}_add"))
+
+    assert changelist.status_code == 200
+    assert add.status_code == 200
+
+
+def test_the_change_page_shows_the_ranked_values(staff_client: Client) -> None:
+    round = make_succeeded_round()
+
+    response = staff_client.get(reverse("admin:attribution_valuationround_change", args=[round.pk]))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert round.config_hash in page
+    assert "Carol" in page
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(client: Client) -> None:
+    response = client.get(reverse(CHANGELIST))
+
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_start_action_runs_the_round_to_success(
+    staff_client: Client, superuser: User, engine: FakeEngine, django_capture_on_commit_callbacks
+) -> None:
+    round = make_round()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_action(staff_client, "start", [round])
+
+    round.refresh_from_db()
+    assert response.status_code == 302
+    assert engine.n_calls == 1
+    assert round.status == Status.SUCCEEDED
+    assert round.created_by == superuser
+    assert round.values.count() == 3
+    assert messages_of(response) == ["Round 1: start done."]
+
+
+def test_start_action_reports_a_round_that_cannot_start(
+    staff_client: Client, engine: FakeEngine, django_capture_on_commit_callbacks
+) -> None:
+    round = make_round(("alice",))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_action(staff_client, "start", [round])
+
+    round.refresh_from_db()
+    assert round.status == Status.DRAFT
+    assert engine.n_calls == 0
+    [message] = messages_of(response)
+    assert message.startswith("Round 1: a round needs at least 2 contributors")
+
+
+def test_cancel_action_cancels_a_queued_round(staff_client: Client) -> None:
+    round = start_round(make_round().pk, enqueue=False)
+
+    response = post_action(staff_client, "cancel", [round])
+
+    round.refresh_from_db()
+    assert round.status == Status.CANCELLED
+    assert messages_of(response) == ["Round 1: cancel done."]
+
+
+def test_restart_action_reruns_a_failed_round(
+    staff_client: Client, engine: FakeEngine, django_capture_on_commit_callbacks
+) -> None:
+    round = start_round(make_round().pk, enqueue=False)
+    ValuationRound.objects.filter(pk=round.pk).update(status=Status.FAILED, error="X: y")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_action(staff_client, "restart", [round])
+
+    round.refresh_from_db()
+    assert (round.status, round.error) == (Status.SUCCEEDED, "")
+    assert engine.n_calls == 1
+
+
+def test_create_payouts_action_makes_one_batch_however_often_it_is_used(
+    staff_client: Client,
+) -> None:
+    round = make_succeeded_round()
+
+    first = post_action(staff_client, "create_payouts", [round])
+    post_action(staff_client, "create_payouts", [round])
+
+    round.refresh_from_db()
+    assert messages_of(first) == ["Round 1: payouts done."]
+    assert PayoutBatch.objects.count() == 1
+    assert round.payout_batch is not None
+    assert sum(p.amount for p in round.payout_batch.payouts.all()) == round.pool
+
+
+def test_create_payouts_action_reports_rounds_that_have_not_succeeded(
+    staff_client: Client,
+) -> None:
+    draft = make_round()
+
+    response = post_action(staff_client, "create_payouts", [draft])
+
+    [message] = messages_of(response)
+    assert "pay out succeeded rounds" in message
+    assert PayoutBatch.objects.count() == 0

@@ -1,0 +1,216 @@
+"""The marketplace admin, through its URLs: pages load, data review, payout approval and export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+from django.contrib import admin
+from django.contrib.messages import get_messages
+from django.http import HttpResponse, StreamingHttpResponse
+from django.test import Client
+from django.urls import reverse
+
+from attribution.services import create_payouts
+from marketplace.models import Contributor, DataGroup, PayoutBatch, User
+from tests.attribution.factories import (
+    make_contributor,
+    make_group,
+    make_succeeded_round,
+    tmp_media,  # noqa: F401  (autouse fixture)
+)
+
+pytestmark = pytest.mark.django_db
+
+Status = DataGroup.Status
+
+MARKETPLACE_MODELS = sorted(
+    (model._meta.app_label, model._meta.model_name)
+    for model in admin.site._registry
+    if model._meta.app_label == "marketplace"
+)
+
+FORMULA = '=HYPERLINK("http://evil.example","click")'
+
+
+@pytest.fixture
+def superuser() -> User:
+    return User.objects.create_superuser("root", "root@example.com", password=None)
+
+
+@pytest.fixture
+def staff_client(client: Client, superuser: User) -> Client:
+    client.force_login(superuser)
+    return client
+
+
+def post_action(client: Client, model_name: str, action: str, pks: list[int]) -> HttpResponse:
+    return client.post(
+        reverse(f"admin:marketplace_{model_name}_changelist"),
+        {"action": action, "_selected_action": pks},
+    )
+
+
+def messages_of(response: HttpResponse) -> list[tuple[str, str]]:
+    return [(m.level_tag, str(m)) for m in get_messages(response.wsgi_request)]
+
+
+def payout_batch() -> PayoutBatch:
+    """A batch of 100.00 EUR for alice, bob and carol (values 1, 2, 3), bob named like a formula."""
+    contributors = [
+        make_contributor("alice"),
+        make_contributor("bob", name=FORMULA),
+        make_contributor("carol"),
+    ]
+    round = make_succeeded_round(contributors=contributors, pool=Decimal("100.00"))
+    return create_payouts(round.pk)
+
+
+def csv_rows(response: StreamingHttpResponse) -> list[dict[str, str]]:
+    text = b"".join(response.streaming_content).decode()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_every_marketplace_model_is_registered() -> None:
+    assert MARKETPLACE_MODELS == [
+        ("marketplace", "contributor"),
+        ("marketplace", "datagroup"),
+        ("marketplace", "modelversion"),
+        ("marketplace", "payoutbatch"),
+        ("marketplace", "user"),
+    ]
+
+
+@pytest.mark.parametrize(("app_label", "model_name"), MARKETPLACE_MODELS)
+def test_changelist_and_add_pages_load(
+    staff_client: Client, app_label: str, model_name: str
+) -> None:
+    payout_batch()
+
+    changelist = staff_client.get(reverse(f"admin:{app_label}_{model_name}_changelist"))
+    add = staff_client.get(reverse(f"admin:{app_label}_{model_name}_add"))
+
+    assert changelist.status_code == 200
+    assert add.status_code == 200
+
+
+def test_change_pages_with_inlines_load(staff_client: Client) -> None:
+    batch = payout_batch()
+    group = DataGroup.objects.filter(contributor__key="alice").get()
+
+    group_page = staff_client.get(reverse("admin:marketplace_datagroup_change", args=[group.pk]))
+    batch_page = staff_client.get(reverse("admin:marketplace_payoutbatch_change", args=[batch.pk]))
+
+    assert group_page.status_code == 200
+    assert group_page.content.decode().count(group.records.first().sha256) == 1
+    assert batch_page.status_code == 200
+    assert "50.0000" in batch_page.content.decode()
+
+
+def test_accept_accepts_only_consented_groups_and_warns_about_the_rest(
+    staff_client: Client,
+) -> None:
+    contributor = Contributor.objects.create(key="dora", name="Dora")
+    consented = make_group(contributor, status=Status.PENDING, consent=True, title="yes")
+    unconsented = make_group(contributor, status=Status.PENDING, consent=False, title="no")
+    withdrawn = make_group(contributor, status=Status.WITHDRAWN, consent=True, title="gone")
+
+    response = post_action(
+        staff_client, "datagroup", "accept", [consented.pk, unconsented.pk, withdrawn.pk]
+    )
+
+    for group in (consented, unconsented, withdrawn):
+        group.refresh_from_db()
+    assert response.status_code == 302
+    assert (consented.status, unconsented.status) == (Status.ACCEPTED, Status.PENDING)
+    assert withdrawn.status == Status.WITHDRAWN
+    assert consented.decided_at is not None
+    assert unconsented.decided_at is None
+    assert messages_of(response) == [
+        ("info", "Accepted 1 data group(s)."),
+        ("warning", "1 group(s) lack the contributor's consent and were not accepted."),
+    ]
+
+
+def test_accepting_only_consented_groups_gives_no_warning(staff_client: Client) -> None:
+    contributor = Contributor.objects.create(key="dora", name="Dora")
+    group = make_group(contributor, status=Status.PENDING)
+
+    response = post_action(staff_client, "datagroup", "accept", [group.pk])
+
+    assert messages_of(response) == [("info", "Accepted 1 data group(s).")]
+
+
+def test_reject_rejects_all_but_withdrawn_groups(staff_client: Client) -> None:
+    contributor = Contributor.objects.create(key="dora", name="Dora")
+    pending = make_group(contributor, status=Status.PENDING, title="a")
+    accepted = make_group(contributor, status=Status.ACCEPTED, title="b")
+    withdrawn = make_group(contributor, status=Status.WITHDRAWN, title="c")
+
+    response = post_action(
+        staff_client, "datagroup", "reject", [pending.pk, accepted.pk, withdrawn.pk]
+    )
+
+    statuses = [
+        DataGroup.objects.get(pk=group.pk).status for group in (pending, accepted, withdrawn)
+    ]
+    assert statuses == [Status.REJECTED, Status.REJECTED, Status.WITHDRAWN]
+    assert messages_of(response) == [("info", "Rejected 2 data group(s).")]
+
+
+def test_approve_action_records_the_approving_admin(staff_client: Client, superuser: User) -> None:
+    batch = payout_batch()
+
+    response = post_action(staff_client, "payoutbatch", "approve", [batch.pk])
+
+    batch.refresh_from_db()
+    assert (batch.status, batch.approved_by) == (PayoutBatch.Status.APPROVED, superuser)
+    assert messages_of(response) == [("info", "Approved 1 batch(es).")]
+
+
+def test_export_streams_a_csv_whose_amounts_sum_to_the_pool(staff_client: Client) -> None:
+    batch = payout_batch()
+
+    response = post_action(staff_client, "payoutbatch", "export_csv", [batch.pk])
+
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"] == "text/csv"
+    assert response["Content-Disposition"] == 'attachment; filename="payouts.csv"'
+    rows = csv_rows(response)
+    assert [row["contributor_key"] for row in rows] == ["alice", "bob", "carol"]
+    assert {row["batch"] for row in rows} == {str(batch.pk)}
+    assert {row["currency"] for row in rows} == {"EUR"}
+    assert sum(Decimal(row["amount"]) for row in rows) == Decimal("100.00")
+    assert sum(Decimal(row["share"]) for row in rows) == pytest.approx(Decimal(1))
+
+
+def test_export_neutralises_names_that_look_like_formulas(staff_client: Client) -> None:
+    batch = payout_batch()
+
+    rows = csv_rows(post_action(staff_client, "payoutbatch", "export_csv", [batch.pk]))
+
+    names = {row["contributor_key"]: row["contributor_name"] for row in rows}
+    assert names == {"alice": "Alice", "bob": "'" + FORMULA, "carol": "Carol"}
+
+
+def test_export_writes_amounts_as_plain_decimals(staff_client: Client) -> None:
+    batch = payout_batch()  # alice 16.67, bob 33.33, carol 50.00
+
+    rows = csv_rows(post_action(staff_client, "payoutbatch", "export_csv", [batch.pk]))
+
+    assert [row["amount"] for row in rows] == ["16.67", "33.33", "50.00"]
+
+
+def test_export_of_several_batches_lists_each_batch(staff_client: Client) -> None:
+    first = payout_batch()
+    second = create_payouts(make_succeeded_round(keys=("erin", "fay"), pool="10.00").pk)
+
+    rows = csv_rows(post_action(staff_client, "payoutbatch", "export_csv", [first.pk, second.pk]))
+
+    by_batch = {pk: [r for r in rows if r["batch"] == str(pk)] for pk in (first.pk, second.pk)}
+    assert len(by_batch[first.pk]) == 3
+    assert len(by_batch[second.pk]) == 2
+    assert sum(Decimal(r["amount"]) for r in by_batch[second.pk]) == Decimal("10.00")

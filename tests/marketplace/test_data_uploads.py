@@ -1,0 +1,155 @@
+"""Uploading a data group through the service and the web form: all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from marketplace.models import Contributor, DataGroup, DataRecord, User
+from marketplace.services import create_data_group, withdraw_data_group
+from marketplace.uploads import UploadRejected
+from tests.marketplace.upload_corpus import csv_bytes, png, zip_archive
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _media(settings: pytest.FixtureRequest, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def contributor() -> Contributor:
+    return Contributor.objects.create(key="ada", name="Ada")
+
+
+@pytest.fixture
+def signed_in(client: Client, contributor: Contributor) -> Client:
+    user = User.objects.create_user("ada", password="pw", contributor=contributor)
+    client.force_login(user)
+    return client
+
+
+def test_a_valid_upload_becomes_a_pending_group_with_labels(contributor: Contributor) -> None:
+    group = create_data_group(
+        contributor,
+        title="scans",
+        consent=True,
+        files=[("a.png", png(1)), ("b.png", png(2))],
+        labels={"a.png": "3", "b.png": "4"},
+    )
+    assert group.status == DataGroup.Status.PENDING
+    assert sorted(group.records.values_list("label", flat=True)) == ["3", "4"]
+    for record in group.records.all():
+        assert record.image.read().startswith(b"\x89PNG")
+
+
+def test_one_bad_file_saves_nothing(contributor: Contributor, tmp_path: Path) -> None:
+    with pytest.raises(UploadRejected) as rejected:
+        create_data_group(
+            contributor,
+            title="scans",
+            consent=True,
+            files=[("a.png", png(1)), ("notes.png", b"just text")],
+        )
+    assert any("notes.png" in problem for problem in rejected.value.problems)
+    assert not DataGroup.objects.exists()
+    assert not DataRecord.objects.exists()
+    media = tmp_path / "media"
+    assert not media.exists() or not list(media.rglob("*.png"))
+
+
+def test_consent_is_required(contributor: Contributor) -> None:
+    with pytest.raises(UploadRejected, match="consent"):
+        create_data_group(contributor, title="x", consent=False, files=[("a.png", png(1))])
+
+
+def test_an_image_already_uploaded_by_the_contributor_is_refused(contributor: Contributor) -> None:
+    create_data_group(contributor, title="first", consent=True, files=[("a.png", png(1))])
+    with pytest.raises(UploadRejected, match="already uploaded"):
+        create_data_group(contributor, title="again", consent=True, files=[("a2.png", png(1))])
+
+
+def test_a_zip_with_a_captions_file_is_accepted(contributor: Contributor) -> None:
+    archive = zip_archive(
+        [
+            ("one.png", png(1)),
+            ("two.png", png(2)),
+            (
+                "captions.csv",
+                csv_bytes("file,caption", [("one.png", "a cat"), ("two.png", "a dog")]),
+            ),
+        ]
+    )
+    group = create_data_group(
+        contributor, title="pets", consent=True, archive=("pets.zip", archive)
+    )
+    assert sorted(group.records.values_list("caption", flat=True)) == ["a cat", "a dog"]
+
+
+def test_withdrawing_marks_the_group(contributor: Contributor) -> None:
+    group = create_data_group(contributor, title="x", consent=True, files=[("a.png", png(1))])
+    withdraw_data_group(group)
+    group.refresh_from_db()
+    assert group.status == DataGroup.Status.WITHDRAWN
+
+
+class TestUploadPage:
+    def test_anonymous_users_are_sent_to_sign_in(self, client: Client) -> None:
+        response = client.get(reverse("upload-data-group"))
+        assert response.status_code == 302
+        assert reverse("login") in response["Location"]
+
+    def test_upload_through_the_form(self, signed_in: Client, contributor: Contributor) -> None:
+        response = signed_in.post(
+            reverse("upload-data-group"),
+            {
+                "title": "scans",
+                "consent": "on",
+                "label": "7",
+                "images": [
+                    SimpleUploadedFile("a.png", png(1), "image/png"),
+                    SimpleUploadedFile("b.png", png(2), "image/png"),
+                ],
+            },
+        )
+        assert response.status_code == 302
+        group = DataGroup.objects.get(contributor=contributor)
+        assert set(group.records.values_list("label", flat=True)) == {"7"}
+        listing = signed_in.get(reverse("data-groups"))
+        assert b"scans" in listing.content
+
+    def test_a_refused_upload_lists_every_problem_and_saves_nothing(
+        self, signed_in: Client
+    ) -> None:
+        response = signed_in.post(
+            reverse("upload-data-group"),
+            {
+                "title": "scans",
+                "consent": "on",
+                "images": [
+                    SimpleUploadedFile("fake.png", b"not an image", "image/png"),
+                    SimpleUploadedFile("also.png", b"nor this", "image/png"),
+                ],
+            },
+        )
+        assert response.status_code == 400
+        assert b"fake.png" in response.content
+        assert b"also.png" in response.content
+        assert not DataGroup.objects.exists()
+
+    def test_withdraw_only_own_groups(self, signed_in: Client, contributor: Contributor) -> None:
+        other = Contributor.objects.create(key="bob", name="Bob")
+        theirs = create_data_group(other, title="bob's", consent=True, files=[("a.png", png(5))])
+        response = signed_in.post(reverse("withdraw-data-group", args=[theirs.pk]))
+        assert response.status_code == 404
+        theirs.refresh_from_db()
+        assert theirs.status == DataGroup.Status.PENDING
+
+    def test_a_user_without_a_contributor_is_refused(self, client: Client) -> None:
+        client.force_login(User.objects.create_user("staffer", password="pw"))
+        assert client.get(reverse("upload-data-group")).status_code == 403
