@@ -105,6 +105,7 @@ def write_results(round_id: int, outcome: EngineOutcome, *, worker: str | None =
             return  # presumed dead and reclaimed: the new owner writes
         contributors = {c.key: c for c in Contributor.objects.filter(key__in=outcome.values)}
         ranked = sorted(outcome.values, key=lambda key: (-outcome.values[key], key))
+        total = outcome.grand_value - outcome.baseline
         ContributorValue.objects.filter(round=round).delete()
         ContributorValue.objects.bulk_create(
             ContributorValue(
@@ -116,6 +117,7 @@ def write_results(round_id: int, outcome: EngineOutcome, *, worker: str | None =
                 ci_high=None if outcome.ci is None else outcome.ci[key][1],
                 exact_value=None if outcome.exact_values is None else outcome.exact_values[key],
                 rank=rank,
+                share=outcome.values[key] / total if total else None,
             )
             for rank, key in enumerate(ranked, start=1)
         )

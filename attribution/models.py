@@ -114,6 +114,11 @@ class ContributorValue(models.Model):
     ci_high = models.FloatField(null=True, blank=True)
     exact_value = models.FloatField(null=True, blank=True)
     rank = models.PositiveIntegerField()
+    share = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="value / (v(N) − v(∅)): the contributor's part of what the whole data achieved.",
+    )
 
     class Meta:
         constraints = [

@@ -285,3 +285,29 @@ def test_an_outcome_that_cannot_be_stored_fails_the_round() -> None:
     round.refresh_from_db()
     assert round.status == Status.FAILED
     assert "mallory" in round.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_claiming_at_once_get_one_claim() -> None:
+    import threading
+
+    from django.db import connection
+
+    round = queued_round()
+    barrier = threading.Barrier(4)
+    results: list[bool] = []
+
+    def claim(worker: str) -> None:
+        barrier.wait()
+        try:
+            results.append(claim_round(round.pk, worker))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == [False, False, False, True]
+    assert ValuationRound.objects.get(pk=round.pk).worker in {"w0", "w1", "w2", "w3"}

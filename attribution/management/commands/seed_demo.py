@@ -8,6 +8,7 @@ round; runs the round in-process and creates its payouts. Rerunning it changes n
 from __future__ import annotations
 
 import io
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -45,6 +46,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from attribution.engine.digits.data import make_digits_marketplace
+        from attribution.engine.digits.training import SHIPPED_WEIGHTS
 
         planted = make_digits_marketplace(0)
         with transaction.atomic():
@@ -55,6 +57,9 @@ class Command(BaseCommand):
                     "kind": ModelVersion.Kind.BUILTIN_DIGITS,
                     "conditions": ModelVersion.Conditions.CONTRIBUTOR,
                     "contributor_labels": {c.key: i for i, c in enumerate(planted)},
+                    "checksum": json.loads((SHIPPED_WEIGHTS / "recipe.json").read_text())[
+                        "unet_file_sha256"
+                    ],
                 },
             )
             contributors = [
