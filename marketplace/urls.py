@@ -1,4 +1,8 @@
-"""Root URL configuration."""
+"""Root URL configuration: wiring only.
+
+The root URLconf is the one place that names both apps (as strings); the marketplace app's code
+never imports attribution.
+"""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -11,5 +15,7 @@ urlpatterns = [
     path("data/", views.list_data_groups, name="data-groups"),
     path("data/upload/", views.upload_data_group, name="upload-data-group"),
     path("data/<int:group_id>/withdraw/", views.withdraw, name="withdraw-data-group"),
+    path("api/v1/", include("marketplace.api_urls")),
     path("admin/", admin.site.urls),
+    path("", include("attribution.urls")),
 ]

@@ -1,0 +1,3 @@
+"""Staff round dashboard URLs."""
+
+urlpatterns: list = []

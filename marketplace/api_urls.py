@@ -1,0 +1,3 @@
+"""REST API v1 URLs (wiring of both apps' API views)."""
+
+urlpatterns: list = []
