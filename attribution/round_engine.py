@@ -107,6 +107,7 @@ def run_engine(config: dict[str, Any], progress: EngineProgress) -> EngineOutcom
             depth=estimator.depth_,
             observed=estimator.utilities_.tolist(),
             predicted=[None if p != p else float(p) for p in estimator.cv_predictions_],
+            convergence=surrogate_convergence(estimator, keys),
         )
     return EngineOutcome(
         values=dict(zip(keys, map(float, valuation.values), strict=True)),
@@ -123,3 +124,24 @@ def run_engine(config: dict[str, Any], progress: EngineProgress) -> EngineOutcom
         grand_value=valuation.grand_value,
         diagnostics=diagnostics,
     )
+
+
+def surrogate_convergence(estimator: Any, keys: list[str]) -> dict[str, Any]:
+    """Values refitted on the first 25%, 50%, 75% and all evaluated coalitions (same depth).
+
+    Shows whether the values have settled as coalitions were added; costs four CatBoost fits.
+    """
+    from attribution.engine.estimators import SurrogateShapley
+
+    masks, utilities = estimator.masks_, estimator.utilities_
+    inner = len(masks) - 2  # rows 0 and 1 are ∅ and N
+    counts = sorted(
+        {max(4, round(inner * f)) for f in (0.25, 0.5, 0.75, 1.0)} & set(range(inner + 1))
+    )
+    values: dict[str, list[float]] = {key: [] for key in keys}
+    for count in counts:
+        refit = SurrogateShapley(seed=estimator.seed, depth=estimator.depth_, cv_folds=0)
+        refit.fit_table(masks[: count + 2], utilities[: count + 2])
+        for key, value in zip(keys, refit.values_, strict=True):
+            values[key].append(float(value))
+    return {"n_coalitions": [count + 2 for count in counts], "values": values}
