@@ -182,6 +182,9 @@ CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", 6 * 3600 +
 # --- attribution engine -----------------------------------------------------------------------
 
 ENGINE_DEVICE = os.environ.get("ENGINE_DEVICE", "cpu")
+# Dotted path of the function that runs a round's engine configuration; empty = the real engine.
+# (Tests and drills point workers at a fake with the same signature.)
+ENGINE_RUNNER = os.environ.get("ENGINE_RUNNER", "")
 # Content-addressed cache of sample banks and features: reruns and restarts resume from it.
 ENGINE_CACHE_DIR = Path(os.environ.get("ENGINE_CACHE_DIR", BASE_DIR / "var" / "engine-cache"))
 # A running round whose heartbeat is older than this is presumed dead and may be claimed again.
