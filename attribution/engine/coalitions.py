@@ -21,6 +21,7 @@ but not an importance-weighted estimator.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Literal
 
 import numpy as np
@@ -195,26 +196,18 @@ def _draw_distinct(
 ) -> Masks:
     if support_size(n_players, strategy) <= _ENUMERATE_SUPPORT:
         return _draw_distinct_enumerated(n_players, n_coalitions, strategy, rng, paired, size)
-    chosen: dict[bytes, None] = {}
-    rows: list[Masks] = []
+    distinct = _DistinctRows(n_players, n_coalitions)
     for _ in range(_MAX_DRAW_ROUNDS):
-        missing = n_coalitions - len(rows)
-        if missing <= 0:
+        if distinct.full:
             break
-        batch = _draw(n_players, max(2 * missing, 16), strategy, rng, paired, size)
-        for row in batch:
-            key = np.packbits(row).tobytes()
-            if key not in chosen:
-                chosen[key] = None
-                rows.append(row)
-    if len(rows) < n_coalitions:
+        missing = n_coalitions - len(distinct.rows)
+        distinct.extend(_draw(n_players, max(2 * missing, 16), strategy, rng, paired, size))
+    if not distinct.full:
         raise EngineInputError(
-            f"found only {len(rows)} distinct coalitions of the {n_coalitions} asked for; "
-            "ask for fewer or turn deduplication off."
+            f"found only {len(distinct.rows)} distinct coalitions of the {n_coalitions} asked "
+            "for; ask for fewer or turn deduplication off."
         )
-    if not rows:
-        return np.zeros((0, n_players), dtype=np.bool_)
-    return np.stack(rows[:n_coalitions])
+    return distinct.stack()
 
 
 def _draw_distinct_enumerated(
@@ -245,16 +238,34 @@ def _draw_distinct_enumerated(
     order = np.argsort(-(log_p + rng.gumbel(size=len(candidates))), kind="stable")
     if not paired:
         return np.ascontiguousarray(candidates[order[:n_coalitions]])
-    chosen: dict[bytes, None] = {}
-    rows: list[Masks] = []
+    distinct = _DistinctRows(n_players, n_coalitions)
     for row in candidates[order]:
-        for member in (row, ~row):
-            key = np.packbits(member).tobytes()
-            if key not in chosen and len(rows) < n_coalitions:
-                chosen[key] = None
-                rows.append(member)
-        if len(rows) >= n_coalitions:
+        distinct.extend((row, ~row))
+        if distinct.full:
             break
-    if not rows:
-        return np.zeros((0, n_players), dtype=np.bool_)
-    return np.stack(rows)
+    return distinct.stack()
+
+
+class _DistinctRows:
+    """Collects coalitions in order, skipping repeats, up to a limit."""
+
+    def __init__(self, n_players: int, limit: int) -> None:
+        self.n_players, self.limit = n_players, limit
+        self.rows: list[Masks] = []
+        self._seen: set[bytes] = set()
+
+    @property
+    def full(self) -> bool:
+        return len(self.rows) >= self.limit
+
+    def extend(self, rows: Iterable[Masks]) -> None:
+        for row in rows:
+            key = np.packbits(row).tobytes()
+            if not self.full and key not in self._seen:
+                self._seen.add(key)
+                self.rows.append(row)
+
+    def stack(self) -> Masks:
+        if not self.rows:
+            return np.zeros((0, self.n_players), dtype=np.bool_)
+        return np.stack(self.rows)
