@@ -5,6 +5,11 @@ Valuation rounds live in the ``attribution`` app, which depends on this one (nev
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -191,3 +196,92 @@ class Payout(models.Model):
             models.UniqueConstraint(fields=["batch", "contributor"], name="one_payout_per_batch")
         ]
         ordering = ["-amount"]
+
+
+class ApiKey(models.Model):
+    """A secret that lets a script act as its owner: a partner's client or a contributor's token.
+
+    The key a client sends is ``<prefix>.<secret>``. Only the prefix (to find the row and to show
+    in lists) and the SHA-256 of the secret are stored; the plaintext is shown once, by `create`.
+    The secret is 256 random bits, so a fast hash is enough (no password stretching needed).
+    """
+
+    ROUNDS_WRITE = "rounds:write"
+    SCOPES = (ROUNDS_WRITE,)
+    """What a key may do beyond reading as its owner; ``rounds:write``: create and start rounds."""
+
+    PREFIX_LENGTH = 8
+    _PREFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100, help_text="What the key is for, e.g. 'nightly job'.")
+    prefix = models.CharField(max_length=PREFIX_LENGTH, unique=True, editable=False)
+    secret_sha256 = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+    @classmethod
+    def create(cls, owner: User, name: str, scopes: Sequence[str] = ()) -> tuple[ApiKey, str]:
+        """Mint a key for ``owner``; return it with its plaintext, which is never stored.
+
+        Raises:
+            ValueError: An unknown scope, or a blank or overlong name.
+        """
+        unknown = sorted(set(scopes) - set(cls.SCOPES))
+        if unknown:
+            raise ValueError(f"unknown scope(s): {', '.join(unknown)}")
+        max_length = cls._meta.get_field("name").max_length or 0
+        if not name.strip() or len(name) > max_length:
+            raise ValueError(f"give the key a name of 1 to {max_length} characters.")
+        secret = secrets.token_urlsafe(32)
+        while True:  # 36^8 prefixes: a clash is rare, and the unique index catches it anyway
+            prefix = "".join(secrets.choice(cls._PREFIX_ALPHABET) for _ in range(cls.PREFIX_LENGTH))
+            if not cls.objects.filter(prefix=prefix).exists():
+                break
+        key = cls.objects.create(
+            owner=owner,
+            name=name,
+            prefix=prefix,
+            secret_sha256=cls.hash_secret(secret),
+            scopes=sorted(set(scopes)),
+        )
+        return key, f"{prefix}.{secret}"
+
+    @staticmethod
+    def hash_secret(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    def matches(self, secret: str) -> bool:
+        """Whether ``secret`` is this key's secret (constant time in the secret's content)."""
+        return hmac.compare_digest(self.hash_secret(secret), self.secret_sha256)
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def has_scope(self, scope: str) -> bool:
+        return not self.is_revoked and scope in self.scopes
+
+    def revoke(self) -> None:
+        """Revoke the key for good; revoking twice keeps the first time."""
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            ApiKey.objects.filter(pk=self.pk, revoked_at=None).update(revoked_at=self.revoked_at)
+
+    def record_use(self, *, every: timedelta = timedelta(minutes=1)) -> None:
+        """Note that the key was used; at most one write per ``every``, not one per request."""
+        now = timezone.now()
+        if self.last_used_at is None or now - self.last_used_at >= every:
+            self.last_used_at = now
+            ApiKey.objects.filter(pk=self.pk).update(last_used_at=now)

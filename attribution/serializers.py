@@ -1,0 +1,122 @@
+"""API representations of valuation rounds and contributor values."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from attribution.models import ContributorValue, ValuationRound
+from marketplace.models import Contributor, ModelVersion
+
+# Bounds of the database columns: larger numbers are a 400, not a database error.
+MAX_POSITIVE_INT = 2**31 - 1
+MAX_POSITIVE_BIG_INT = 2**63 - 1
+
+
+class RoundSerializer(serializers.ModelSerializer):
+    """A round's state and results. ``grand_value`` is v(N), ``baseline`` is v(∅)."""
+
+    model_version = serializers.PrimaryKeyRelatedField(read_only=True)
+    contributors = serializers.SlugRelatedField(slug_field="key", many=True, read_only=True)
+    grand_value = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="v(N): utility of all contributors' data."
+    )
+    baseline = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="v(∅): utility with no contributor's data."
+    )
+
+    class Meta:
+        model = ValuationRound
+        fields = [
+            "id",
+            "title",
+            "status",
+            "stage",
+            "progress",
+            "error",
+            "model_version",
+            "contributors",
+            "metric",
+            "estimator",
+            "budget",
+            "n_samples",
+            "n_bootstrap",
+            "seed",
+            "pool",
+            "currency",
+            "negative_policy",
+            "grand_value",
+            "baseline",
+            "config_hash",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class RoundCreateSerializer(serializers.ModelSerializer):
+    """A new draft round; ``POST rounds/{id}/start/`` freezes and queues it."""
+
+    model_version = serializers.PrimaryKeyRelatedField(
+        queryset=ModelVersion.objects.all(),
+        pk_field=serializers.IntegerField(min_value=1, max_value=MAX_POSITIVE_BIG_INT),
+    )
+    contributors = serializers.SlugRelatedField(
+        slug_field="key",
+        queryset=Contributor.objects.all(),
+        many=True,
+        allow_empty=False,
+        help_text="Keys of the contributors to value.",
+    )
+    budget = serializers.IntegerField(
+        min_value=6, max_value=MAX_POSITIVE_INT, default=512, help_text="Coalitions evaluated."
+    )
+    n_samples = serializers.IntegerField(min_value=1, max_value=100_000, default=64)
+    n_bootstrap = serializers.IntegerField(min_value=0, max_value=1000, default=20)
+    seed = serializers.IntegerField(min_value=0, max_value=MAX_POSITIVE_BIG_INT, default=0)
+
+    class Meta:
+        model = ValuationRound
+        fields = [
+            "title",
+            "model_version",
+            "contributors",
+            "metric",
+            "estimator",
+            "budget",
+            "n_samples",
+            "n_bootstrap",
+            "seed",
+            "pool",
+            "currency",
+            "negative_policy",
+        ]
+
+    def validate_contributors(self, contributors: list[Contributor]) -> list[Contributor]:
+        if len({contributor.pk for contributor in contributors}) != len(contributors):
+            raise serializers.ValidationError("A contributor is listed more than once.")
+        return contributors
+
+
+class ContributorValueSerializer(serializers.ModelSerializer):
+    """A contributor's Shapley value in a round with its uncertainty, rank and share."""
+
+    contributor = serializers.SlugRelatedField(slug_field="key", read_only=True)
+
+    class Meta:
+        model = ContributorValue
+        fields = [
+            "contributor",
+            "value",
+            "stderr",
+            "ci_low",
+            "ci_high",
+            "exact_value",
+            "rank",
+            "share",
+        ]
+        read_only_fields = fields
+
+
+class RoundErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
