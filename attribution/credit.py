@@ -19,7 +19,7 @@ from attribution.charts import format_number
 from attribution.explanations import MetricExplanation, explain_metric
 from attribution.models import ContributorValue, ValuationRound
 from marketplace.models import Contributor, Payout, PayoutBatch
-from marketplace.payouts import format_amount, minor_unit_exponent
+from marketplace.payouts import format_amount, minor_unit_exponent, to_minor_unit
 
 #: Column order of the statement CSV.
 CSV_COLUMNS = (
@@ -59,8 +59,7 @@ class PayoutLine:
     @property
     def pool_display(self) -> str:
         """The whole pool of the batch, e.g. ``"EUR 100.00"``."""
-        exponent = minor_unit_exponent(self.currency)
-        return format_amount(self.pool.quantize(Decimal(1).scaleb(-exponent)), self.currency)
+        return format_amount(to_minor_unit(self.pool, self.currency), self.currency)
 
     @property
     def pool_share_display(self) -> str:
@@ -70,7 +69,7 @@ class PayoutLine:
     @property
     def exact(self) -> Decimal:
         """The amount quantized to the currency's minor unit (it is stored with 4 places)."""
-        return self.amount.quantize(Decimal(1).scaleb(-minor_unit_exponent(self.currency)))
+        return to_minor_unit(self.amount, self.currency)
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,18 @@ Celery task) to ``transaction.on_commit`` so a worker never sees a round that wa
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.db import transaction
 from django.utils import timezone
 
 from attribution.models import ContributorValue, ValuationRound
 from attribution.round_config import config_hash, freeze_config
 from marketplace.models import Payout, PayoutBatch, User
-from marketplace.payouts import NegativeValuePolicy, allocate_pool, minor_unit_exponent
+from marketplace.payouts import (
+    NegativeValuePolicy,
+    allocate_pool,
+    minor_unit_exponent,
+    to_minor_unit,
+)
 
 
 class RoundStateError(ValueError):
@@ -101,7 +104,7 @@ def create_payouts(round_id: int, *, user: User | None = None) -> PayoutBatch:
         }
         exponent = minor_unit_exponent(round.currency)
         allocation = allocate_pool(
-            round.pool.quantize(Decimal(1).scaleb(-exponent)),
+            to_minor_unit(round.pool, round.currency),
             values,
             policy=NegativeValuePolicy(round.negative_policy),
             minor_unit_exponent=exponent,

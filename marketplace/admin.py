@@ -21,7 +21,7 @@ from marketplace.models import (
     PayoutBatch,
     User,
 )
-from marketplace.payouts import csv_safe, minor_unit_exponent
+from marketplace.payouts import csv_safe, to_minor_unit
 
 
 @admin.register(User)
@@ -137,7 +137,7 @@ def payouts_csv_rows(batches: QuerySet[PayoutBatch]) -> Iterator[list[str]]:
 
 def _plain_amount(amount: Decimal, currency: str) -> str:
     """Fixed-point text with the currency's decimal places (never 5E+1)."""
-    return f"{amount.quantize(Decimal(1).scaleb(-minor_unit_exponent(currency))):f}"
+    return f"{to_minor_unit(amount, currency):f}"
 
 
 def payouts_csv_response(batches: QuerySet[PayoutBatch]) -> StreamingHttpResponse:

@@ -354,3 +354,8 @@ _MINOR_UNIT_EXPONENTS = {
 def minor_unit_exponent(currency: str) -> int:
     """Decimal places of a currency's minor unit (ISO 4217): 0 for JPY, 3 for BHD, else 2."""
     return _MINOR_UNIT_EXPONENTS.get(currency.upper(), 2)
+
+
+def to_minor_unit(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` rounded to the currency's minor unit (half-even), e.g. 10.0000 EUR → 10.00."""
+    return amount.quantize(Decimal(1).scaleb(-minor_unit_exponent(currency)))

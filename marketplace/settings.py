@@ -6,6 +6,7 @@ Production sets at least ``DJANGO_DEBUG=0``, ``DJANGO_SECRET_KEY`` and ``DJANGO_
 
 import os
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -62,6 +63,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "marketplace",
     "attribution",
 ]
@@ -79,7 +83,7 @@ MIDDLEWARE = [
 
 AUTH_USER_MODEL = "marketplace.User"
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "data-groups"
+LOGIN_REDIRECT_URL = "after-login"
 
 ROOT_URLCONF = "marketplace.urls"
 WSGI_APPLICATION = "marketplace.wsgi.application"
@@ -102,15 +106,64 @@ TEMPLATES = [
 
 # --- database ---------------------------------------------------------------------------------
 
-SQLITE_PATH = Path(os.environ.get("DJANGO_SQLITE_PATH", BASE_DIR / "var" / "db.sqlite3"))
-SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+# Embedded default: one SQLite file. Production: DATABASE_URL=postgres://user:pass@host:5432/name
+# (psycopg 3 is the driver; query parameters such as ?sslmode=require go to it unchanged).
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": SQLITE_PATH,
-    },
-}
+
+def _database_from_url(url: str) -> dict[str, object]:
+    """Django's settings for a ``postgres://`` URL; anything else is refused with the reason."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL scheme {parts.scheme!r} is not supported; use "
+            "postgres://user:password@host:5432/name (or leave it unset for SQLite)."
+        )
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise ImproperlyConfigured("DATABASE_URL names no database: add /name after the host.")
+    options = dict(parse_qsl(parts.query))
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": options.pop("host", None) or _url_host(parts.netloc, parts.hostname),
+        "PORT": str(parts.port or ""),
+        # Reuse connections for a minute; check them before use, so a restarted server is survived.
+        "CONN_MAX_AGE": int(os.environ.get("DJANGO_DB_CONN_MAX_AGE", 60)),
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": options,
+    }
+
+
+def _url_host(netloc: str, hostname: str | None) -> str:
+    """The URL's host; a percent-encoded path (``u@%2Frun%2Fpostgresql``) is a socket directory."""
+    host = netloc.rpartition("@")[2]
+    if host[:3].lower() == "%2f":
+        return unquote(host.rpartition(":")[0] if ":" in host else host)
+    return hostname or ""
+
+
+SQLITE_PATH = Path(os.environ.get("DJANGO_SQLITE_PATH", BASE_DIR / "var" / "db.sqlite3"))
+
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": _database_from_url(os.environ["DATABASE_URL"])}
+else:
+    SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": SQLITE_PATH,
+            # The web process and a local worker share the file: write transactions take the
+            # lock when they begin (no lock-upgrade deadlock), wait up to 20 s for it, and WAL
+            # lets readers run beside the writer.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL;",
+            },
+        },
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -154,8 +207,57 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # --- REST API ---------------------------------------------------------------------------------
 
+# API keys first: its `WWW-Authenticate` header makes unauthenticated requests 401, not 403.
 REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "marketplace.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "marketplace.api_policy.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "marketplace.api_policy.AnonRateThrottle",
+        "marketplace.api_policy.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("API_THROTTLE_ANON", "60/minute"),
+        "user": os.environ.get("API_THROTTLE_USER", "600/minute"),
+    },
+    # Client addresses for anonymous throttling: 0 trusts only REMOTE_ADDR (X-Forwarded-For can be
+    # forged); behind N reverse proxies set API_NUM_PROXIES=N.
+    "NUM_PROXIES": int(os.environ.get("API_NUM_PROXIES", 0)),
+    "EXCEPTION_HANDLER": "marketplace.api_policy.handle_exception",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Creditshare API",
+    "DESCRIPTION": (
+        "Contributors, data groups, model versions, valuation rounds, their values and payouts. "
+        "Authenticate with a session (browser) or a header `Authorization: Api-Key "
+        "<prefix>.<secret>`. The schema and these docs are public; every operation needs "
+        "authentication."
+    ),
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": "/api/v1/",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Served from the vendored drf-spectacular-sidecar static files: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "DataGroupStatusEnum": "marketplace.models.DataGroup.Status",
+        "PayoutBatchStatusEnum": "marketplace.models.PayoutBatch.Status",
+        "ContributorKindEnum": "marketplace.models.Contributor.Kind",
+        "ModelVersionKindEnum": "marketplace.models.ModelVersion.Kind",
+        "RoundStatusEnum": "attribution.models.ValuationRound.Status",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------------
@@ -172,10 +274,26 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
-# Generation needs the accelerator: valuation tasks go to the queue that GPU workers consume.
+# Generation needs the accelerator: a round's dispatch and its per-contributor bank units go to
+# the queue GPU workers consume; the valuation stage (featurize, coalitions, SHAP) to the CPU
+# queue. One worker may consume both (-Q gpu,cpu). Fanning out needs a result backend (the
+# chord's counter); without one, or in eager mode, the whole round runs as one task.
+_GPU_QUEUE = os.environ.get("CELERY_GPU_QUEUE", "gpu")
+_CPU_QUEUE = os.environ.get("CELERY_CPU_QUEUE", "cpu")
 CELERY_TASK_ROUTES = {
-    "attribution.execute_round": {"queue": os.environ.get("CELERY_GPU_QUEUE", "gpu")}
+    "attribution.execute_round": {"queue": _GPU_QUEUE},
+    "attribution.generate_bank": {"queue": _GPU_QUEUE},
+    "attribution.value_round": {"queue": _CPU_QUEUE},
 }
+# Redis redelivers a message whose worker died (SIGKILL, lost node) once it has been unacked for
+# the visibility timeout; it must exceed the longest single task (one contributor's bank, or the
+# valuation stage), or a task still running is handed to a second worker as well.
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sentinel://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 3600)),
+        "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", 10)),
+        "unacked_restore_throttle": 1,
+    }
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", 6 * 3600))
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", 6 * 3600 + 300))
 
@@ -185,6 +303,8 @@ ENGINE_DEVICE = os.environ.get("ENGINE_DEVICE", "cpu")
 # Dotted path of the function that runs a round's engine configuration; empty = the real engine.
 # (Tests and drills point workers at a fake with the same signature.)
 ENGINE_RUNNER = os.environ.get("ENGINE_RUNNER", "")
+# Likewise for one contributor's bank on a distributed round (a ``BankRunner``); empty = real.
+ENGINE_BANK_RUNNER = os.environ.get("ENGINE_BANK_RUNNER", "")
 # Content-addressed cache of sample banks and features: reruns and restarts resume from it.
 ENGINE_CACHE_DIR = Path(os.environ.get("ENGINE_CACHE_DIR", BASE_DIR / "var" / "engine-cache"))
 # A running round whose heartbeat is older than this is presumed dead and may be claimed again.

@@ -5,13 +5,17 @@ never imports attribution.
 """
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from marketplace import views
 
 urlpatterns = [
     path("", views.show_home, name="home"),
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/welcome/", views.after_login, name="after-login"),
     path("data/", views.list_data_groups, name="data-groups"),
     path("data/upload/", views.upload_data_group, name="upload-data-group"),
     path("data/<int:group_id>/withdraw/", views.withdraw, name="withdraw-data-group"),

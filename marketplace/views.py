@@ -20,6 +20,16 @@ def show_home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def after_login(request: HttpRequest) -> HttpResponse:
+    """Send people where their work is: staff to the round dashboard, contributors to credit."""
+    if request.user.is_staff:
+        return redirect("round-dashboard-list")
+    if getattr(request.user, "contributor", None) is not None:
+        return redirect("credit")
+    return redirect("home")
+
+
+@login_required
 def list_data_groups(request: HttpRequest) -> HttpResponse:
     """The signed-in contributor's data groups, newest first."""
     contributor = request.user.contributor  # type: ignore[union-attr]

@@ -153,3 +153,16 @@ class TestUploadPage:
     def test_a_user_without_a_contributor_is_refused(self, client: Client) -> None:
         client.force_login(User.objects.create_user("staffer", password="pw"))
         assert client.get(reverse("upload-data-group")).status_code == 403
+
+
+class TestAfterLogin:
+    def test_staff_land_on_the_dashboard(self, client: Client) -> None:
+        client.force_login(User.objects.create_user("boss", password="pw", is_staff=True))
+        assert client.get(reverse("after-login"))["Location"] == reverse("round-dashboard-list")
+
+    def test_contributors_land_on_their_credit(self, signed_in: Client) -> None:
+        assert signed_in.get(reverse("after-login"))["Location"] == reverse("credit")
+
+    def test_others_land_on_the_home_page(self, client: Client) -> None:
+        client.force_login(User.objects.create_user("visitor", password="pw"))
+        assert client.get(reverse("after-login"))["Location"] == reverse("home")
