@@ -5,15 +5,15 @@ never imports attribution.
 """
 
 from django.contrib import admin
-from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from marketplace import views
+from marketplace.security import ThrottledLoginView
 
 urlpatterns = [
     path("", views.show_home, name="home"),
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path("favicon.ico", views.favicon),
+    path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("accounts/welcome/", views.after_login, name="after-login"),
     path("data/", views.list_data_groups, name="data-groups"),

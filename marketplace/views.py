@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_POST
 
 from marketplace.forms import DataGroupUploadForm
@@ -17,6 +18,11 @@ from marketplace.uploads import UploadRejected
 def show_home(request: HttpRequest) -> HttpResponse:
     """Render the public home page that explains what Creditshare does."""
     return render(request, "home.html")
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page says: point them at the SVG icon."""
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 @login_required

@@ -95,3 +95,19 @@ def test_statement_and_dashboard_render_their_charts(
     assert charts >= 1
     charts = _visit(browser, live_server, "admin", f"/dashboard/{seeded.pk}/", "dashboard")
     assert charts >= 4
+
+
+def test_the_api_docs_work_offline_under_the_content_security_policy(
+    live_server: object, browser: object
+) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    page.goto(f"{live_server.url}/api/v1/docs/")  # type: ignore[attr-defined]
+    page.wait_for_selector(".swagger-ui .opblock", timeout=20_000)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "api-docs.png"))
+    page.close()
+    assert not errors, errors
