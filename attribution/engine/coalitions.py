@@ -20,6 +20,7 @@ but not an importance-weighted estimator.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from typing import Literal
@@ -194,7 +195,12 @@ def _draw_distinct(
     paired: bool,
     size: int,
 ) -> Masks:
-    if support_size(n_players, strategy) <= _ENUMERATE_SUPPORT:
+    support = (
+        math.comb(n_players, size)
+        if strategy == "fixed_size"
+        else support_size(n_players, strategy)
+    )
+    if support <= _ENUMERATE_SUPPORT:
         return _draw_distinct_enumerated(n_players, n_coalitions, strategy, rng, paired, size)
     distinct = _DistinctRows(n_players, n_coalitions)
     for _ in range(_MAX_DRAW_ROUNDS):
@@ -223,12 +229,15 @@ def _draw_distinct_enumerated(
     Used for small supports, where rejection sampling would rarely find the rarest coalitions.
     With ``paired`` each chosen coalition is followed by its complement unless already chosen.
     """
-    every = enumerate_masks(n_players)
-    sizes = every.sum(axis=1)
-    if strategy == "fixed_size":
-        candidates = every[sizes == size]
+    if strategy == "fixed_size":  # enumerate the C(n, size) coalitions, never all 2^n
+        members = np.array(list(itertools.combinations(range(n_players), size)), dtype=np.intp)
+        candidates = np.zeros((len(members), n_players), dtype=np.bool_)
+        if size:
+            candidates[np.arange(len(members))[:, None], members] = True
         log_p = np.zeros(len(candidates))
     else:
+        every = enumerate_masks(n_players)
+        sizes = every.sum(axis=1)
         per_size = size_probabilities(n_players, strategy) / np.array(
             [math.comb(n_players, k) for k in range(n_players + 1)], dtype=np.float64
         )

@@ -345,3 +345,11 @@ def test_bad_player_count_is_rejected(n_players: object) -> None:
 def test_fixed_size_rounds_as_a_user_means() -> None:
     masks = sample_coalitions(100, 3, strategy="fixed_size", alpha=0.29, seed=0)
     assert (masks.sum(axis=1) == 29).all()
+
+
+def test_almost_all_small_fixed_size_coalitions_of_many_players() -> None:
+    # C(30, 3) = 4,060: the sampler enumerates those combinations (never all 2^30 coalitions).
+    masks = sample_coalitions(30, 4000, strategy="fixed_size", alpha=0.1, deduplicate=True, seed=0)
+    assert masks.shape == (4000, 30)
+    assert (masks.sum(axis=1) == 3).all()
+    assert len({row.tobytes() for row in masks}) == 4000
