@@ -728,3 +728,10 @@ def new_noise_scheduler(n_train_steps: int = 1000) -> Any:
     return cast(Any, DDPMScheduler)(
         num_train_timesteps=n_train_steps, beta_schedule="squaredcos_cap_v2"
     )
+
+
+def new_sampling_scheduler(n_train_steps: int = 1000) -> Any:
+    """A DDIM scheduler over the training schedule of :func:`new_noise_scheduler` (for sampling)."""
+    from diffusers import DDIMScheduler
+
+    return cast(Any, DDIMScheduler).from_config(new_noise_scheduler(n_train_steps).config)

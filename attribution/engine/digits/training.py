@@ -9,7 +9,6 @@ torch build and CPU (floating-point results may differ across builds and hardwar
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
@@ -18,17 +17,17 @@ from typing import Any
 
 import numpy as np
 
+from attribution.engine.diffusion_training import TrainRecipe, train_class_conditional
 from attribution.engine.digits.classifier import DigitsClassifier, train_digits_classifier
 from attribution.engine.digits.data import load_digit_images, make_digits_marketplace
 from attribution.engine.errors import EngineInputError
 from attribution.engine.generation import (
     ClassConditionalBackend,
     file_sha256,
-    new_class_conditional_unet,
     new_noise_scheduler,
     state_dict_sha256,
 )
-from attribution.engine.progress import Progress, report
+from attribution.engine.progress import Progress
 
 SHIPPED_WEIGHTS = Path(__file__).parent / "weights"
 
@@ -58,44 +57,15 @@ def train_digits_models(
     ``n_contributors``) that replaces 10% of labels in training, for classifier-free guidance.
     The saved UNet is the exponential moving average of the trained weights.
     """
-    import torch
-
     recipe = recipe or DigitsRecipe()
-    torch.manual_seed(recipe.seed)
     contributors = make_digits_marketplace(recipe.data_seed)
     images = np.concatenate([c.images for c in contributors])
     labels = np.concatenate([np.full(len(c.images), i) for i, c in enumerate(contributors)])
     null_label = len(contributors)
-    unet: Any = new_class_conditional_unet(null_label + 1, widths=recipe.widths, seed=recipe.seed)
-    scheduler = new_noise_scheduler(recipe.n_train_steps)
-    average = copy.deepcopy(unet).eval()
-    optimiser = torch.optim.AdamW(unet.parameters(), lr=recipe.learning_rate)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=recipe.learning_rate, total_steps=recipe.steps, pct_start=0.05
+    average: Any = train_class_conditional(
+        images, labels, null_label + 1, diffusion_recipe(recipe), progress=progress
     )
-    pixels = torch.from_numpy(images) * 2.0 - 1.0
-    targets = torch.from_numpy(labels).long()
-    generator = torch.Generator().manual_seed(recipe.seed)
-    for step in range(recipe.steps):
-        rows = torch.randint(0, len(pixels), (recipe.batch_size,), generator=generator)
-        batch_labels = targets[rows].clone()
-        dropped = torch.rand(recipe.batch_size, generator=generator) < recipe.label_dropout
-        batch_labels[dropped] = null_label
-        noise = torch.randn(pixels[rows].shape, generator=generator)
-        times = torch.randint(0, recipe.n_train_steps, (recipe.batch_size,), generator=generator)
-        noisy = scheduler.add_noise(pixels[rows], noise, times)
-        loss = torch.nn.functional.mse_loss(
-            unet(noisy, times, class_labels=batch_labels).sample, noise
-        )
-        optimiser.zero_grad()
-        loss.backward()  # type: ignore[no-untyped-call]
-        optimiser.step()
-        schedule.step()
-        with torch.no_grad():
-            decay = min(recipe.ema_decay, (1 + step) / (10 + step))
-            for kept, current in zip(average.parameters(), unet.parameters(), strict=True):
-                kept.mul_(decay).add_(current, alpha=1.0 - decay)
-        report(progress, "train diffusion", step + 1, recipe.steps)
+    scheduler = new_noise_scheduler(recipe.n_train_steps)
     backend = ClassConditionalBackend(average, scheduler, null_label=null_label)
     output.mkdir(parents=True, exist_ok=True)
     backend.save_pretrained(output)
@@ -119,6 +89,20 @@ def train_digits_models(
     }
     (output / "recipe.json").write_text(json.dumps(record, indent=2) + "\n")
     return output
+
+
+def diffusion_recipe(recipe: DigitsRecipe) -> TrainRecipe:
+    """The diffusion half of a digits recipe (the generic trainer's recipe)."""
+    return TrainRecipe(
+        steps=recipe.steps,
+        batch_size=recipe.batch_size,
+        learning_rate=recipe.learning_rate,
+        widths=recipe.widths,
+        n_train_steps=recipe.n_train_steps,
+        label_dropout=recipe.label_dropout,
+        ema_decay=recipe.ema_decay,
+        seed=recipe.seed,
+    )
 
 
 def load_digits_models(
