@@ -1,0 +1,634 @@
+"""Valuation methods against retrained ground truth on the digits marketplace (LDS, counterfactual).
+
+The papers' evaluation protocol (Lin et al. 2024, arXiv 2407.03153; the SurrogateSHAP paper), on
+the embedded digits marketplace with its 20 planted contributors, metric = Inception Score from the
+digits classifier, v(∅) = 1 (its floor). The ground truth is ``RetrainGame``: a small class-
+conditional UNet trained from scratch on each coalition's images (a CPU-sized recipe). Methods:
+
+* SurrogateSHAP on the proxy game of the shipped model (64 samples per contributor, budget 512);
+* exact Shapley values of the same proxy game;
+* sparsified fine-tuning (the predecessor method): ``SparsifiedFineTuneGame`` on the shipped UNet
+  (prune 0.3, 300 recovery steps, 50 fine-tuning steps) valued by KernelShapley;
+* leave-one-out on the retrain game itself (computed by ``report`` from the ground-truth cache);
+* pixel and classifier-embedding similarity (mean and max) between the full model's samples (the
+  proxy game's banks) and each contributor's training images.
+
+Every game caches per coalition in one ``ArtefactStore`` (``var/lds/cache``), so the phases run in
+separate processes, side by side, and resume where they stopped:
+
+    PYTHONPATH=. .venv/bin/python bench/lds_digits.py ground-truth   # retrain runs (hours on CPU)
+    PYTHONPATH=. .venv/bin/python bench/lds_digits.py methods        # every method's values
+    PYTHONPATH=. .venv/bin/python bench/lds_digits.py report         # LDS, counterfactual, cost
+    PYTHONPATH=. .venv/bin/python bench/lds_digits.py --quick ground-truth   # smoke run, 6 players
+"""
+
+from __future__ import annotations
+
+import os
+
+# One BLAS/OpenMP thread: must be set before numpy loads its BLAS (threadpoolctl enforces it too).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from attribution.engine.baselines import embedding_similarity, pixel_similarity
+from attribution.engine.diffusion_training import TrainRecipe
+from attribution.engine.digits.data import PlantedContributor, make_digits_marketplace
+from attribution.engine.digits.training import SHIPPED_WEIGHTS, load_digits_models
+from attribution.engine.errors import EngineInputError
+from attribution.engine.estimators import (
+    ExactShapley,
+    KernelShapley,
+    LeaveOneOut,
+    SurrogateShapley,
+)
+from attribution.engine.evaluation import (
+    HeldoutSet,
+    counterfactual_change,
+    evaluate_heldout_sets,
+    lds_over_sets,
+)
+from attribution.engine.metrics import InceptionScore
+from attribution.engine.model_utility import Measurement, SamplingSettings, TrainingContributor
+from attribution.engine.proxy_game import ProxyGame
+from attribution.engine.retrain_game import RetrainGame
+from attribution.engine.run import (
+    ContributorInput,
+    build_statistics,
+    featurize_banks,
+    generate_banks,
+)
+from attribution.engine.sparsified_game import SparsifiedFineTuneGame
+from attribution.engine.store import ArtefactStore
+
+FloatArray = NDArray[np.float64]
+
+ALPHAS = (0.25, 0.5, 0.75)
+N_SETS = 3
+HELDOUT_SEED = 2024  # held-out set k of α uses seed HELDOUT_SEED + 100·α-index
+COUNTERFACTUAL_FRACTION = 0.4
+ROUND_SEED = 0
+# Published numbers for context only (CIFAR-20, α = 0.5, LDS in %): the settings differ.
+PUBLISHED = {
+    "sparsified-FT Shapley": 61.5,
+    "LOO (retrain)": 30.7,
+    "D-TRAK": 10.9,
+}
+METHOD_LABELS = {
+    "surrogate_shap": "SurrogateSHAP (proxy)",
+    "exact_shapley_proxy": "Exact Shapley (proxy)",
+    "sparsified_ft_shapley": "Sparsified-FT KernelSHAP",
+    "loo_retrain": "LOO (retrain)",
+    "pixel_mean": "Pixel similarity (avg)",
+    "pixel_max": "Pixel similarity (max)",
+    "embedding_mean": "Embedding similarity (avg)",
+    "embedding_max": "Embedding similarity (max)",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every size the phases use; ``--quick`` shrinks them."""
+
+    n_players: int
+    subsets: int
+    retrain_steps: int
+    recovery_steps: int
+    finetune_steps: int
+    n_samples: int
+    proxy_samples: int
+    budget: int
+    sft_budget: int
+    out: Path
+    results: Path
+
+    @property
+    def cache(self) -> Path:
+        return self.out / "cache"
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now():%Y-%m-%d %H:%M:%S}] {message}", flush=True)
+
+
+def progress_printer(prefix: str) -> Any:
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage in ("recover",) and done % 50 and done != total:
+            return
+        log(f"{prefix} {stage}: {done}/{total}")
+
+    return progress
+
+
+def instrument(game: Any) -> list[dict[str, Any]]:
+    """Record the wall time of every coalition the game actually trains (cache misses)."""
+    records: list[dict[str, Any]] = []
+    train, utility = game.train_coalition, game.utility
+    state: dict[str, Any] = {"trained": False, "train_s": 0.0}
+
+    def timed_train(members: Any) -> Any:
+        start = time.perf_counter()
+        model = train(members)
+        state["trained"], state["train_s"] = True, time.perf_counter() - start
+        return model
+
+    def timed_utility(members: Any) -> float:
+        state["trained"] = False
+        start = time.perf_counter()
+        value = utility(members)
+        if state["trained"]:
+            records.append(
+                {
+                    "size": len(members),
+                    "seconds": time.perf_counter() - start,
+                    "train_seconds": state["train_s"],
+                }
+            )
+        return float(value)
+
+    game.train_coalition, game.utility = timed_train, timed_utility
+    return records
+
+
+class Context:
+    """Models, contributors and games, built lazily."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = ArtefactStore(settings.cache)
+        self.backend, self.classifier, self.record = load_digits_models(SHIPPED_WEIGHTS, "cpu")
+        planted = make_digits_marketplace(self.record["recipe"]["data_seed"])
+        self.planted: list[PlantedContributor] = planted[: settings.n_players]
+        self.training = [TrainingContributor(c.key, c.images) for c in self.planted]
+        self.sampling = SamplingSettings(n_samples=settings.n_samples, n_steps=10, seed=ROUND_SEED)
+        self.measurement = Measurement(featurizer=self.classifier, metric=InceptionScore())
+
+    def retrain_game(self, progress: bool = True) -> RetrainGame:
+        recipe = TrainRecipe(
+            widths=(16, 32), steps=self.settings.retrain_steps, batch_size=32, seed=0
+        )
+        return RetrainGame(
+            self.training,
+            self.measurement,
+            recipe,
+            sampling=self.sampling,
+            empty_value="floor",
+            store=self.store,
+            progress=progress_printer("retrain") if progress else None,
+        )
+
+    def sparsified_game(self) -> SparsifiedFineTuneGame:
+        unet = self.backend.unet
+        widths = tuple(int(w) for w in unet.config.block_out_channels)
+        return SparsifiedFineTuneGame(
+            self.training,
+            unet,
+            self.measurement,
+            recipe=TrainRecipe(widths=widths, batch_size=32, seed=0),
+            prune_ratio=0.3,
+            recovery_steps=self.settings.recovery_steps,
+            finetune_steps=self.settings.finetune_steps,
+            sampling=self.sampling,
+            empty_value="floor",
+            store=self.store,
+            progress=progress_printer("sparsified"),
+        )
+
+
+def heldout_path(settings: Settings) -> Path:
+    return settings.out / "heldout.npz"
+
+
+def save_heldout(path: Path, heldout: dict[float, tuple[HeldoutSet, ...]]) -> None:
+    arrays: dict[str, Any] = {}
+    for alpha, sets in heldout.items():
+        for k, held in enumerate(sets):
+            arrays[f"masks_{alpha}_{k}"] = held.masks
+            arrays[f"utilities_{alpha}_{k}"] = held.utilities
+    np.savez(path, alphas=np.array(sorted(heldout)), **arrays)
+
+
+def load_heldout(path: Path) -> dict[float, tuple[HeldoutSet, ...]]:
+    with np.load(path) as archive:
+        result = {}
+        for alpha in archive["alphas"].tolist():
+            sets = []
+            k = 0
+            while f"masks_{alpha}_{k}" in archive.files:
+                sets.append(
+                    HeldoutSet(archive[f"masks_{alpha}_{k}"], archive[f"utilities_{alpha}_{k}"])
+                )
+                k += 1
+            result[float(alpha)] = tuple(sets)
+    return result
+
+
+def merge_json(path: Path, update: dict[str, Any]) -> None:
+    """Merge ``update`` into the JSON object at ``path`` (lists of timings are extended)."""
+    data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    for key, value in update.items():
+        if isinstance(value, list) and isinstance(data.get(key), list):
+            data[key] = data[key] + value
+        else:
+            data[key] = value
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+# ----------------------------------------------------------------------------------- ground truth
+
+
+def ground_truth(settings: Settings) -> None:
+    context = Context(settings)
+    game = context.retrain_game()
+    timings = instrument(game)
+    log(
+        f"ground truth: RetrainGame on {game.n_players} contributors, "
+        f"{settings.retrain_steps} steps, widths (16, 32), {settings.n_samples} samples/contributor"
+    )
+    heldout: dict[float, tuple[HeldoutSet, ...]] = {}
+    for index, alpha in enumerate(ALPHAS):
+        log(f"held-out sets α={alpha}: {N_SETS} × {settings.subsets} coalitions")
+        heldout[alpha] = evaluate_heldout_sets(
+            game,
+            alpha=alpha,
+            n_sets=N_SETS,
+            n_subsets=settings.subsets,
+            seed=HELDOUT_SEED + 100 * index,
+            progress=progress_printer(f"heldout α={alpha}"),
+        )
+        save_heldout(heldout_path(settings), heldout)
+        merge_json(settings.out / "ground_truth.json", {"retrain_timings": timings[:]})
+        timings.clear()
+    log(f"saved {heldout_path(settings)}")
+    log(f"leave-one-out coalitions (N and N∖i, {game.n_players + 1} runs)")
+    loo = LeaveOneOut().fit(game)
+    merge_json(
+        settings.out / "ground_truth.json",
+        {"retrain_timings": timings[:], "loo_values": loo.values_.tolist()},
+    )
+    log(f"ground truth done; v(N) = {loo.grand_value_:.4f}, v(∅) = {loo.baseline_:.4f}")
+
+
+# ------------------------------------------------------------------------------------ methods
+
+
+def methods(settings: Settings) -> None:
+    context = Context(settings)
+    values: dict[str, list[float]] = {}
+    timings: dict[str, Any] = {}
+    inputs = [ContributorInput(c.key, [i] * len(c.images)) for i, c in enumerate(context.planted)]
+    sizes = [c.size for c in inputs]
+
+    log(f"proxy banks: {settings.proxy_samples} samples × {len(inputs)} contributors")
+    start = time.perf_counter()
+    banks, bank_inputs = generate_banks(
+        inputs,
+        context.backend,
+        n_samples=settings.proxy_samples,
+        seed=ROUND_SEED,
+        store=context.store,
+        progress=progress_printer("proxy"),
+    )
+    features = featurize_banks(banks, bank_inputs, context.classifier, store=context.store)
+    statistics = build_statistics(banks, features)
+    timings["proxy_banks_seconds"] = time.perf_counter() - start
+    game = ProxyGame(statistics, sizes, InceptionScore(), "floor")
+
+    start = time.perf_counter()
+    surrogate = SurrogateShapley(budget=settings.budget, seed=0, n_bootstrap=0).fit(game)
+    timings["surrogate_seconds"] = time.perf_counter() - start
+    values["surrogate_shap"] = surrogate.values_.tolist()
+    log(f"SurrogateSHAP done ({timings['surrogate_seconds']:.1f} s)")
+
+    start = time.perf_counter()
+    exact = ExactShapley().fit(game)
+    timings["exact_seconds"] = time.perf_counter() - start
+    timings["proxy_coalitions"] = exact.n_evaluations_
+    values["exact_shapley_proxy"] = exact.values_.tolist()
+    log(f"exact Shapley of the proxy game done ({timings['exact_seconds']:.1f} s)")
+
+    generated = np.concatenate(banks)
+    generated_embeddings = np.concatenate([f.embeddings for f in features])
+    training_images = [c.images for c in context.planted]
+    training_embeddings = [context.classifier(c.images).embeddings for c in context.planted]
+    for aggregate in ("mean", "max"):
+        values[f"pixel_{aggregate}"] = pixel_similarity(
+            generated, training_images, aggregate
+        ).tolist()
+        values[f"embedding_{aggregate}"] = embedding_similarity(
+            generated_embeddings, training_embeddings, aggregate
+        ).tolist()
+    log("similarity baselines done")
+    write_values(settings, values, timings)
+
+    sparsified = context.sparsified_game()
+    start = time.perf_counter()
+    log(f"sparsified fine-tuning: recovery ({settings.recovery_steps} steps, cached once)")
+    sparsified.recover()
+    timings["sft_recovery_seconds"] = time.perf_counter() - start
+    sft_timings = instrument(sparsified)
+    log(f"sparsified fine-tuning: KernelShapley, budget {settings.sft_budget}")
+    start = time.perf_counter()
+    kernel = KernelShapley(budget=settings.sft_budget, seed=0, n_bootstrap=0).fit(sparsified)
+    timings["sft_seconds"] = time.perf_counter() - start
+    timings["sft_coalitions"] = kernel.n_evaluations_
+    timings["sft_timings"] = sft_timings
+    values["sparsified_ft_shapley"] = kernel.values_.tolist()
+    write_values(settings, values, timings)
+    log(f"methods done ({timings['sft_seconds']:.1f} s for the sparsified game)")
+
+
+def write_values(
+    settings: Settings, values: dict[str, list[float]], timings: dict[str, Any]
+) -> None:
+    path = settings.out / "values.json"
+    previous: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    # Keep the sparsified fine-tuning timings of an earlier run when this one was all cache hits.
+    merged_timings = {**previous.get("timings", {}), **timings}
+    if previous.get("timings", {}).get("sft_timings") and not timings.get("sft_timings"):
+        merged_timings["sft_timings"] = previous["timings"]["sft_timings"]
+    data = {
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(settings).items()},
+        "values": {**previous.get("values", {}), **values},
+        "timings": merged_timings,
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    log(f"wrote {path}")
+
+
+# ------------------------------------------------------------------------------------- report
+
+
+def mean_seconds(records: list[dict[str, Any]]) -> float | None:
+    return float(np.mean([r["seconds"] for r in records])) if records else None
+
+
+def report_phase(settings: Settings) -> None:
+    context = Context(settings)
+    heldout = load_heldout(heldout_path(settings))
+    data = json.loads((settings.out / "values.json").read_text())
+    truth_path = settings.out / "ground_truth.json"
+    truth = json.loads(truth_path.read_text()) if truth_path.exists() else {}
+    game = context.retrain_game(progress=False)
+    cf_timings = instrument(game)
+    log("leave-one-out from the retrain game (cache hits)")
+    loo = LeaveOneOut().fit(game)
+    values = {**data["values"], "loo_retrain": loo.values_.tolist()}
+    order = [name for name in METHOD_LABELS if name in values]
+
+    results: dict[str, Any] = {}
+    for name in order:
+        phi = np.asarray(values[name])
+        entry: dict[str, Any] = {"label": METHOD_LABELS[name], "values": phi.tolist(), "lds": {}}
+        for alpha, sets in heldout.items():
+            try:
+                lds = lds_over_sets(phi, heldout=sets)
+                entry["lds"][str(alpha)] = {
+                    "mean": lds.mean,
+                    "ci_low": lds.ci_low,
+                    "ci_high": lds.ci_high,
+                    "scores": lds.scores.tolist(),
+                }
+            except EngineInputError as error:
+                entry["lds"][str(alpha)] = {"error": str(error)}
+        log(f"counterfactual for {name}")
+        change = counterfactual_change(game, phi, COUNTERFACTUAL_FRACTION)
+        entry["counterfactual"] = {
+            "grand_utility": change.grand_utility,
+            "empty_utility": change.empty_utility,
+            "removed": np.flatnonzero(change.removed).tolist(),
+            "without_top_utility": change.without_top_utility,
+            "without_top_change": change.without_top_change,
+            "kept": np.flatnonzero(change.kept).tolist(),
+            "only_top_utility": change.only_top_utility,
+            "only_top_change": change.only_top_change,
+        }
+        results[name] = entry
+
+    timings = data.get("timings", {})
+    retrain_records = truth.get("retrain_timings", []) + cf_timings
+    sft_records = timings.get("sft_timings", [])
+    proxy_coalitions = timings.get("proxy_coalitions")
+    cost = {
+        "retrain_seconds_per_coalition": mean_seconds(retrain_records),
+        "retrain_coalitions_timed": len(retrain_records),
+        "sft_seconds_per_coalition": mean_seconds(sft_records),
+        "sft_coalitions_timed": len(sft_records),
+        "sft_recovery_seconds_once": timings.get("sft_recovery_seconds"),
+        "proxy_seconds_per_coalition": (
+            timings["exact_seconds"] / proxy_coalitions if proxy_coalitions else None
+        ),
+        "proxy_banks_seconds_once": timings.get("proxy_banks_seconds"),
+        "surrogate_fit_seconds": timings.get("surrogate_seconds"),
+    }
+    output = {
+        "settings": data.get("settings"),
+        "alphas": sorted(heldout),
+        "heldout_sizes": {str(a): [len(s.utilities) for s in sets] for a, sets in heldout.items()},
+        "methods": results,
+        "cost": cost,
+        "published_context": PUBLISHED,
+        "keys": [c.key for c in context.planted],
+    }
+    stem = settings.results / "lds_digits"
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(output, indent=2) + "\n")
+    table = markdown(output, settings)
+    stem.with_suffix(".md").write_text(table)
+    plot(output, stem.with_suffix(".png"))
+    print(table)
+    log(f"wrote {stem}.json, .md, .png")
+
+
+def fmt_seconds(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value * 1e6:.1f} µs" if value < 0.01 else f"{value:.1f} s"
+
+
+def markdown(output: dict[str, Any], settings: Settings) -> str:
+    alphas = output["alphas"]
+    lines = [
+        "# LDS on the digits marketplace (retrained ground truth)",
+        "",
+        f"{settings.n_players} contributors, Inception Score (digits classifier), v(∅) = 1; "
+        f"retrain recipe widths (16, 32), {settings.retrain_steps} steps, batch 32, "
+        f"{settings.n_samples} samples per contributor, 10 DDIM steps; held-out sets: "
+        f"{N_SETS} per α × {settings.subsets} coalitions. LDS = Spearman ρ × 100, mean ± 95% "
+        "t-interval half-width over the sets. Counterfactual: relative change "
+        "(v(S) − v(N)) / |v(N) − v(∅)| when retraining without the top 40% / with only the top "
+        "60% (lower is a better ranking for 'without', higher for 'only').",
+        "",
+        "| method | "
+        + " | ".join(f"LDS α={a}" for a in alphas)
+        + " | without top 40% | only top 60% |",
+        "|---|" + "---|" * (len(alphas) + 2),
+    ]
+    for entry in output["methods"].values():
+        cells = []
+        for alpha in alphas:
+            lds = entry["lds"][str(alpha)]
+            if "error" in lds:
+                cells.append("undefined")
+            else:
+                half = (lds["ci_high"] - lds["ci_low"]) / 2
+                cells.append(f"{100 * lds['mean']:.1f} ± {100 * half:.1f}")
+        cf = entry["counterfactual"]
+        lines.append(
+            f"| {entry['label']} | "
+            + " | ".join(cells)
+            + f" | {cf['without_top_change']:+.3f} | {cf['only_top_change']:+.3f} |"
+        )
+    cost = output["cost"]
+    lines += [
+        "",
+        "Cost per coalition utility (wall time, one CPU thread):",
+        "",
+        "| game | per coalition | once | coalitions timed |",
+        "|---|---|---|---|",
+        f"| retrain (ground truth) | {fmt_seconds(cost['retrain_seconds_per_coalition'])} | — "
+        f"| {cost['retrain_coalitions_timed']} |",
+        f"| sparsified fine-tune | {fmt_seconds(cost['sft_seconds_per_coalition'])} "
+        f"| recovery {fmt_seconds(cost['sft_recovery_seconds_once'])} "
+        f"| {cost['sft_coalitions_timed']} |",
+        f"| proxy (SurrogateSHAP) | {fmt_seconds(cost['proxy_seconds_per_coalition'])} "
+        f"| banks {fmt_seconds(cost['proxy_banks_seconds_once'])} | 2^n (exact) |",
+        "",
+        "Published numbers, for context only (CIFAR-20, α = 0.5, LDS × 100): "
+        + "; ".join(f"{name} {value}" for name, value in PUBLISHED.items())
+        + ". The settings differ: here 16×16 digits, "
+        f"{settings.n_players} contributors, tiny CPU-trained models and few held-out subsets "
+        f"({N_SETS} × {settings.subsets} per α), so the numbers are not comparable.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot(output: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    alphas = output["alphas"]
+    entries = list(output["methods"].values())
+    width = 0.8 / len(alphas)
+    x = np.arange(len(entries))
+    figure, axes = plt.subplots(figsize=(max(8, 1.2 * len(entries)), 4.5))
+    for k, alpha in enumerate(alphas):
+        means, errors = [], []
+        for entry in entries:
+            lds = entry["lds"][str(alpha)]
+            if "error" in lds:
+                means.append(math.nan)
+                errors.append(0.0)
+            else:
+                means.append(100 * lds["mean"])
+                errors.append(100 * (lds["ci_high"] - lds["ci_low"]) / 2)
+        axes.bar(
+            x + (k - (len(alphas) - 1) / 2) * width,
+            means,
+            width,
+            yerr=errors,
+            capsize=3,
+            label=f"α = {alpha}",
+        )
+    axes.set_xticks(x, [e["label"] for e in entries], rotation=30, ha="right")
+    axes.axhline(0, color="black", linewidth=0.8)
+    axes.set_ylabel("LDS × 100 (mean ± 95% CI)")
+    axes.set_title("LDS against retrained ground truth, digits marketplace (Inception Score)")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+# --------------------------------------------------------------------------------------- main
+
+
+def print_machine() -> None:
+    import torch
+
+    print("LDS against retrained ground truth: digits marketplace", flush=True)
+    print(f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} logical CPUs")
+    packages = ("numpy", "scipy", "torch", "diffusers", "catboost")
+    print(
+        f"python {platform.python_version()}; "
+        + ", ".join(f"{package} {version(package)}" for package in packages)
+    )
+    env = ", ".join(
+        f"{var}={os.environ.get(var)}"
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    )
+    pools = ", ".join(f"{pool['internal_api']}={pool['num_threads']}" for pool in threadpool_info())
+    print(
+        f"threads: {env}; threadpoolctl: {pools or 'no pools'}; "
+        f"torch.get_num_threads()={torch.get_num_threads()}; CatBoost thread_count=1; device cpu",
+        flush=True,
+    )
+
+
+def parse_args(argv: list[str]) -> tuple[str, Settings]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("phase", choices=("ground-truth", "methods", "report"))
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: first 6 contributors, 3 subsets, 5 training steps, 4 samples, "
+        "budgets 32 and 8; writes under var/lds-quick/",
+    )
+    parser.add_argument("--subsets", type=int, help="coalitions per held-out set (default 5)")
+    parser.add_argument("--budget", type=int, help="SurrogateSHAP budget (default 512)")
+    parser.add_argument("--sft-budget", type=int, help="KernelShapley budget (default 24)")
+    parser.add_argument("--out", type=Path, help="output directory (default var/lds)")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    out = args.out or Path("var/lds-quick" if quick else "var/lds")
+    settings = Settings(
+        n_players=6 if quick else 20,
+        subsets=args.subsets or (3 if quick else 5),
+        retrain_steps=5 if quick else 300,
+        recovery_steps=5 if quick else 300,
+        finetune_steps=5 if quick else 50,
+        n_samples=4 if quick else 32,
+        proxy_samples=4 if quick else 64,
+        budget=args.budget or (32 if quick else 512),
+        sft_budget=args.sft_budget or (8 if quick else 24),
+        out=out,
+        results=out if quick or args.out else Path("docs/results"),
+    )
+    return args.phase, settings
+
+
+def main(argv: list[str]) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    phase, settings = parse_args(argv)
+    settings.out.mkdir(parents=True, exist_ok=True)
+    print_machine()
+    print(f"settings: {settings}", flush=True)
+    started = time.perf_counter()
+    {"ground-truth": ground_truth, "methods": methods, "report": report_phase}[phase](settings)
+    log(f"{phase}: total wall time {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    with threadpool_limits(limits=1):
+        main(sys.argv[1:])
