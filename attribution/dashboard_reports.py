@@ -125,7 +125,7 @@ def build_figures(round: ValuationRound, rows: list[ValueRow]) -> dict[str, Figu
     convergence = diagnostics.get("convergence")
     if convergence and convergence.get("n_coalitions") and convergence.get("values"):
         labels_by_key = {row.key: row.label for row in rows}
-        series = {labels_by_key.get(k, k): v for k, v in convergence["values"].items()}
+        series = {labels_by_key.get(k, k): v for k, v in sorted(convergence["values"].items())}
         figures["convergence"] = _block(
             "figure-convergence",
             "Values refitted on the first 25%, 50%, 75% and all of the evaluated coalitions: "

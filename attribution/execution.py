@@ -3,6 +3,9 @@
 ``execute_round`` is safe to call twice for the same round (a redelivered Celery task, two workers
 racing): the claim is one conditional UPDATE, so exactly one caller runs the engine, and results
 are written in one transaction that replaces any earlier partial write.
+
+``attribution.distributed`` builds a round spread over several workers from the same pieces
+(``claim_round``, ``run_claimed_round``, ``write_results``), with the dispatching task as owner.
 """
 
 from __future__ import annotations
@@ -73,26 +76,48 @@ def execute_round(round_id: int, *, engine: RoundEngine | None = None) -> bool:
     config: dict[str, Any] = ValuationRound.objects.values_list("config", flat=True).get(
         pk=round_id
     )
-    try:
-        outcome = (engine or _configured_engine())(config, _progress_writer(round_id, worker))
-        write_results(round_id, outcome, worker=worker)
-    except RoundCancelledError:
-        logger.info("round %s was cancelled while running", round_id)
-        return True
-    except Exception as error:
-        logger.exception("round %s failed", round_id)
-        ValuationRound.objects.filter(
-            pk=round_id, status=ValuationRound.Status.RUNNING, worker=worker
-        ).update(
-            status=ValuationRound.Status.FAILED,
-            error=f"{type(error).__name__}: {error}",
-            finished_at=timezone.now(),
-        )
-        return True
+    run_claimed_round(round_id, worker, config, engine or configured_engine())
     return True
 
 
-def _configured_engine() -> RoundEngine:
+def run_claimed_round(
+    round_id: int, worker: str, config: dict[str, Any], engine: RoundEngine
+) -> None:
+    """Run ``engine`` on a round ``worker`` has claimed and write its results, or its failure."""
+    try:
+        outcome = engine(config, progress_writer(round_id, worker))
+        write_results(round_id, outcome, worker=worker)
+    except RoundCancelledError:
+        logger.info("round %s was cancelled while running", round_id)
+    except Exception as error:
+        logger.exception("round %s failed", round_id)
+        fail_round(round_id, worker, error)
+
+
+def fail_round(round_id: int, worker: str, error: BaseException) -> None:
+    """Record ``error`` on the round, unless it is no longer running for ``worker``."""
+    ValuationRound.objects.filter(
+        pk=round_id, status=ValuationRound.Status.RUNNING, worker=worker
+    ).update(
+        status=ValuationRound.Status.FAILED,
+        error=f"{type(error).__name__}: {error}",
+        finished_at=timezone.now(),
+    )
+
+
+def claimed_config(round_id: int, worker: str) -> dict[str, Any] | None:
+    """The frozen config of a round running for ``worker``; None if it is not (any longer)."""
+    config: dict[str, Any] | None = (
+        ValuationRound.objects.filter(
+            pk=round_id, status=ValuationRound.Status.RUNNING, worker=worker
+        )
+        .values_list("config", flat=True)
+        .first()
+    )
+    return config
+
+
+def configured_engine() -> RoundEngine:
     """``settings.ENGINE_RUNNER`` (a dotted path) if set, else the real engine."""
     runner: RoundEngine = (
         import_string(settings.ENGINE_RUNNER) if settings.ENGINE_RUNNER else run_engine
@@ -138,7 +163,7 @@ def write_results(round_id: int, outcome: EngineOutcome, *, worker: str | None =
         round.save()
 
 
-def _progress_writer(round_id: int, worker: str) -> Any:
+def progress_writer(round_id: int, worker: str) -> Any:
     """A ``progress(stage, done, total)`` callback that updates the round row (throttled).
 
     Raises ``RoundCancelledError`` once the round is no longer running for this worker.

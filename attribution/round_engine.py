@@ -2,6 +2,10 @@
 
 ``run_engine(config, progress)`` is what a worker calls; tests inject a fake with the same
 signature. It returns plain numbers (``EngineOutcome``), never Django objects.
+
+``generate_contributor_bank(config, key, progress)`` is the unit of work of a distributed round:
+one contributor's sample bank, put in the artefact store under the very key ``run_engine`` looks
+it up by, so the valuation stage that follows finds every bank and generates nothing.
 """
 
 from __future__ import annotations
@@ -9,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from attribution.engine.generation import GenerationBackend
 
 EngineProgress = Callable[[str, int, int], None]
 
@@ -34,13 +41,67 @@ class EngineOutcome:
 
 
 RoundEngine = Callable[[dict[str, Any], EngineProgress], EngineOutcome]
+BankRunner = Callable[[dict[str, Any], str, EngineProgress], bool]
+"""``bank_runner(config, contributor_key, progress) -> generated``: False if the bank was stored."""
+
+
+def generate_contributor_bank(
+    config: dict[str, Any],
+    key: str,
+    progress: EngineProgress | None = None,
+    *,
+    backend: GenerationBackend[Any] | None = None,
+) -> bool:
+    """Put contributor ``key``'s sample bank in the artefact store; True if it was generated.
+
+    Idempotent: a bank already stored (a redelivered or repeated unit) is found and nothing is
+    generated. ``backend`` defaults to the one ``run_engine`` would build from ``config``.
+
+    Raises:
+        EngineUnavailableError: The configuration's model cannot run here.
+        KeyError: ``key`` is not one of the configuration's contributors.
+    """
+    from attribution.engine.run import ContributorInput, generate_banks
+    from attribution.engine.store import ArtefactStore
+
+    entry = next((c for c in config["contributors"] if c["key"] == key), None)
+    if entry is None:
+        raise KeyError(f"contributor {key!r} is not in the round's configuration.")
+    watched = _WatchedBackend(backend if backend is not None else load_models(config)[0])
+    generate_banks(
+        [ContributorInput(entry["key"], entry["conditions"], entry["n_records"])],
+        watched,
+        n_samples=config["n_samples"],
+        seed=config["seed"],
+        store=ArtefactStore(settings.ENGINE_CACHE_DIR),
+        progress=progress,
+    )
+    return watched.generated
+
+
+def load_models(config: dict[str, Any]) -> tuple[GenerationBackend[Any], Any]:
+    """The generation backend and the featurizer of a round's model, on ``config["device"]``.
+
+    Raises:
+        EngineUnavailableError: The model kind is not supported by this installation.
+    """
+    from attribution.engine.digits.training import SHIPPED_WEIGHTS, load_digits_models
+
+    model = config["model"]
+    if model["kind"] != "builtin_digits":
+        raise EngineUnavailableError(
+            f"model kind {model['kind']!r} needs a featurizer and reference data configured for "
+            "it; this installation values the built-in digits model only so far."
+        )
+    weights = Path(model["path"]) if model["path"] else SHIPPED_WEIGHTS
+    backend, classifier, _ = load_digits_models(weights, config["device"])
+    return backend, classifier
 
 
 def run_engine(config: dict[str, Any], progress: EngineProgress) -> EngineOutcome:
     """Run a round's configuration through the attribution engine."""
     from attribution.engine.digits.data import load_digit_images
     from attribution.engine.digits.demo import digits_metrics, digits_scorers
-    from attribution.engine.digits.training import SHIPPED_WEIGHTS, load_digits_models
     from attribution.engine.estimators import (
         ExactShapley,
         KernelShapley,
@@ -52,14 +113,7 @@ def run_engine(config: dict[str, Any], progress: EngineProgress) -> EngineOutcom
     from attribution.engine.run import ContributorInput, run_round
     from attribution.engine.store import ArtefactStore
 
-    model = config["model"]
-    if model["kind"] != "builtin_digits":
-        raise EngineUnavailableError(
-            f"model kind {model['kind']!r} needs a featurizer and reference data configured for "
-            "it; this installation values the built-in digits model only so far."
-        )
-    weights = Path(model["path"]) if model["path"] else SHIPPED_WEIGHTS
-    backend, classifier, _ = load_digits_models(weights, config["device"])
+    backend, classifier = load_models(config)
     real_images, _ = load_digit_images()
     metrics, empty_values = digits_metrics(classifier(real_images))
     metric = config["metric"]
@@ -145,3 +199,18 @@ def surrogate_convergence(estimator: Any, keys: list[str]) -> dict[str, Any]:
         for key, value in zip(keys, refit.values_, strict=True):
             values[key].append(float(value))
     return {"n_coalitions": [count + 2 for count in counts], "values": values}
+
+
+@dataclass
+class _WatchedBackend:
+    """Delegates to a generation backend and notes whether it was asked to generate."""
+
+    inner: GenerationBackend[Any]
+    generated: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        return self.inner.describe()
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        self.generated = True
+        return self.inner.generate(*args, **kwargs)

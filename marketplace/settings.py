@@ -287,7 +287,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery -----------------------------------------------------------------------------------
 # Embedded mode (the default): an in-memory broker and eager tasks, so one process does it all.
-# Production: CELERY_BROKER_URL=redis://… CELERY_TASK_ALWAYS_EAGER=0 and workers on GPU nodes.
+# Production: CELERY_BROKER_URL=redis://… CELERY_RESULT_BACKEND=redis://… (rounds then fan out,
+# one task per contributor) CELERY_TASK_ALWAYS_EAGER=0 and workers on GPU nodes.
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None

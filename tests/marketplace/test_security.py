@@ -27,6 +27,7 @@ def test_production_settings_pass_check_deploy_without_warnings() -> None:
         "DJANGO_ALLOWED_HOSTS": "credits.example.org",
     }
     env.pop("DATABASE_URL", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
