@@ -1,11 +1,20 @@
-"""Valuation methods against retrained ground truth on the digits marketplace (LDS, counterfactual).
+"""Valuation methods against retrained ground truth (LDS, counterfactual), digits and Fashion-MNIST.
 
-The papers' evaluation protocol (Lin et al. 2024, arXiv 2407.03153; the SurrogateSHAP paper), on
-the embedded digits marketplace with its 20 planted contributors, metric = Inception Score from the
-digits classifier, v(∅) = 1 (its floor). The ground truth is ``RetrainGame``: a small class-
-conditional UNet trained from scratch on each coalition's images (a CPU-sized recipe). Methods:
+The papers' evaluation protocol (Lin et al. 2024, arXiv 2407.03153; the SurrogateSHAP paper) on two
+real datasets:
 
-* SurrogateSHAP on the proxy game of the shipped model (64 samples per contributor, budget 512);
+* ``--dataset digits`` (default): the embedded digits marketplace with its 20 planted contributors,
+  metric = Inception Score from the digits classifier, v(∅) = 1 (its floor);
+* ``--dataset fashion-mnist``: Debian's Fashion-MNIST dealt out to 12 specialised shops, metric =
+  product diversity (entropy of the classifier's mean product-type prediction), v(∅) = 0. Its
+  shop-conditional DDPM and classifier are trained on the first run (about 5 minutes) and cached
+  under the output directory.
+
+The ground truth is ``RetrainGame``: a small class-conditional UNet trained from scratch on each
+coalition's images (a CPU-sized recipe). Methods:
+
+* SurrogateSHAP on the proxy game of the full model (64 samples per contributor, budget 512 for
+  digits, 256 for the 12 shops);
 * exact Shapley values of the same proxy game;
 * sparsified fine-tuning (the predecessor method): ``SparsifiedFineTuneGame`` on the shipped UNet
   (prune 0.3, 300 recovery steps, 50 fine-tuning steps) valued by KernelShapley;
@@ -13,13 +22,15 @@ conditional UNet trained from scratch on each coalition's images (a CPU-sized re
 * pixel and classifier-embedding similarity (mean and max) between the full model's samples (the
   proxy game's banks) and each contributor's training images.
 
-Every game caches per coalition in one ``ArtefactStore`` (``var/lds/cache``), so the phases run in
-separate processes, side by side, and resume where they stopped:
+Every game caches per coalition in one ``ArtefactStore`` (``var/lds/cache``, or
+``var/lds-fashion/cache``), so the phases run in separate processes, side by side, and resume where
+they stopped:
 
     PYTHONPATH=. .venv/bin/python bench/lds_digits.py ground-truth   # retrain runs (hours on CPU)
     PYTHONPATH=. .venv/bin/python bench/lds_digits.py methods        # every method's values
     PYTHONPATH=. .venv/bin/python bench/lds_digits.py report         # LDS, counterfactual, cost
     PYTHONPATH=. .venv/bin/python bench/lds_digits.py --quick ground-truth   # smoke run, 6 players
+    PYTHONPATH=. .venv/bin/python bench/lds_digits.py --dataset fashion-mnist ground-truth  # etc.
 """
 
 from __future__ import annotations
@@ -49,7 +60,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from attribution.engine.baselines import embedding_similarity, pixel_similarity
 from attribution.engine.diffusion_training import TrainRecipe
-from attribution.engine.digits.data import PlantedContributor, make_digits_marketplace
+from attribution.engine.digits.data import make_digits_marketplace
 from attribution.engine.digits.training import SHIPPED_WEIGHTS, load_digits_models
 from attribution.engine.errors import EngineInputError
 from attribution.engine.estimators import (
@@ -64,7 +75,14 @@ from attribution.engine.evaluation import (
     evaluate_heldout_sets,
     lds_over_sets,
 )
-from attribution.engine.metrics import InceptionScore
+from attribution.engine.fashion.data import DEFAULT_DIRECTORY
+from attribution.engine.fashion.models import (
+    FashionRecipe,
+    fashion_shops,
+    load_fashion_models,
+    train_fashion_models,
+)
+from attribution.engine.metrics import ClassEntropy, InceptionScore
 from attribution.engine.model_utility import Measurement, SamplingSettings, TrainingContributor
 from attribution.engine.proxy_game import ProxyGame
 from attribution.engine.retrain_game import RetrainGame
@@ -90,6 +108,16 @@ PUBLISHED = {
     "LOO (retrain)": 30.7,
     "D-TRAK": 10.9,
 }
+TITLES = {
+    "digits": "the digits marketplace",
+    "fashion-mnist": "Fashion-MNIST shops",
+}
+UTILITIES = {
+    "digits": "Inception Score (digits classifier), v(∅) = 1",
+    "fashion-mnist": "product diversity = entropy of the mean product-type prediction (nats, "
+    "Fashion-MNIST classifier), v(∅) = 0",
+}
+IMAGES = {"digits": "digits", "fashion-mnist": "Fashion-MNIST products"}
 METHOD_LABELS = {
     "surrogate_shap": "SurrogateSHAP (proxy)",
     "exact_shapley_proxy": "Exact Shapley (proxy)",
@@ -106,9 +134,12 @@ METHOD_LABELS = {
 class Settings:
     """Every size the phases use; ``--quick`` shrinks them."""
 
+    dataset: str
+    fashion_dir: Path
     n_players: int
     subsets: int
     retrain_steps: int
+    model_steps: int
     recovery_steps: int
     finetune_steps: int
     n_samples: int
@@ -122,6 +153,10 @@ class Settings:
     def cache(self) -> Path:
         return self.out / "cache"
 
+    @property
+    def stem(self) -> str:
+        return "lds_digits" if self.dataset == "digits" else "lds_fashion_mnist"
+
 
 def log(message: str) -> None:
     print(f"[{datetime.now():%Y-%m-%d %H:%M:%S}] {message}", flush=True)
@@ -129,7 +164,7 @@ def log(message: str) -> None:
 
 def progress_printer(prefix: str) -> Any:
     def progress(stage: str, done: int, total: int) -> None:
-        if stage in ("recover",) and done % 50 and done != total:
+        if stage in ("recover", "train diffusion") and done % 50 and done != total:
             return
         log(f"{prefix} {stage}: {done}/{total}")
 
@@ -172,12 +207,21 @@ class Context:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = ArtefactStore(settings.cache)
-        self.backend, self.classifier, self.record = load_digits_models(SHIPPED_WEIGHTS, "cpu")
-        planted = make_digits_marketplace(self.record["recipe"]["data_seed"])
-        self.planted: list[PlantedContributor] = planted[: settings.n_players]
-        self.training = [TrainingContributor(c.key, c.images) for c in self.planted]
+        if settings.dataset == "digits":
+            self.backend, self.classifier, self.record = load_digits_models(SHIPPED_WEIGHTS, "cpu")
+            planted = make_digits_marketplace(self.record["recipe"]["data_seed"])
+            pairs = [(c.key, c.images) for c in planted]
+            self.metric: InceptionScore | ClassEntropy = InceptionScore()
+        else:
+            self.backend, self.classifier, self.record = fashion_models(settings)
+            shops, _, _ = fashion_shops(FashionRecipe(), settings.fashion_dir)
+            pairs = [(shop.key, shop.images) for shop in shops]
+            self.metric = ClassEntropy()
+        self.training = [TrainingContributor(k, images) for k, images in pairs][
+            : settings.n_players
+        ]
         self.sampling = SamplingSettings(n_samples=settings.n_samples, n_steps=10, seed=ROUND_SEED)
-        self.measurement = Measurement(featurizer=self.classifier, metric=InceptionScore())
+        self.measurement = Measurement(featurizer=self.classifier, metric=self.metric)
 
     def retrain_game(self, progress: bool = True) -> RetrainGame:
         recipe = TrainRecipe(
@@ -209,6 +253,26 @@ class Context:
             store=self.store,
             progress=progress_printer("sparsified"),
         )
+
+
+def fashion_models(settings: Settings) -> tuple[Any, Any, dict[str, Any]]:
+    """The Fashion-MNIST models, trained into ``out/models`` on the first run."""
+    weights = settings.out / "models"
+    if not (weights / "recipe.json").exists():
+        recipe = FashionRecipe(
+            steps=settings.model_steps,
+            classifier_images=FashionRecipe.classifier_images if settings.model_steps > 50 else 500,
+        )
+        log(f"training the Fashion-MNIST models into {weights} ({recipe.steps} steps)")
+        start = time.perf_counter()
+        record = train_fashion_models(
+            weights, recipe, settings.fashion_dir, progress=progress_printer("fashion")
+        )
+        log(
+            f"trained in {time.perf_counter() - start:.0f} s; classifier test accuracy "
+            f"{record['classifier_test_accuracy']:.3f}"
+        )
+    return load_fashion_models(weights, "cpu")
 
 
 def heldout_path(settings: Settings) -> Path:
@@ -292,7 +356,7 @@ def methods(settings: Settings) -> None:
     context = Context(settings)
     values: dict[str, list[float]] = {}
     timings: dict[str, Any] = {}
-    inputs = [ContributorInput(c.key, [i] * len(c.images)) for i, c in enumerate(context.planted)]
+    inputs = [ContributorInput(c.key, [i] * c.size) for i, c in enumerate(context.training)]
     sizes = [c.size for c in inputs]
 
     log(f"proxy banks: {settings.proxy_samples} samples × {len(inputs)} contributors")
@@ -308,7 +372,7 @@ def methods(settings: Settings) -> None:
     features = featurize_banks(banks, bank_inputs, context.classifier, store=context.store)
     statistics = build_statistics(banks, features)
     timings["proxy_banks_seconds"] = time.perf_counter() - start
-    game = ProxyGame(statistics, sizes, InceptionScore(), "floor")
+    game = ProxyGame(statistics, sizes, context.metric, "floor")
 
     start = time.perf_counter()
     surrogate = SurrogateShapley(budget=settings.budget, seed=0, n_bootstrap=0).fit(game)
@@ -325,8 +389,8 @@ def methods(settings: Settings) -> None:
 
     generated = np.concatenate(banks)
     generated_embeddings = np.concatenate([f.embeddings for f in features])
-    training_images = [c.images for c in context.planted]
-    training_embeddings = [context.classifier(c.images).embeddings for c in context.planted]
+    training_images = [c.images for c in context.training]
+    training_embeddings = [context.classifier(c.images).embeddings for c in context.training]
     for aggregate in ("mean", "max"):
         values[f"pixel_{aggregate}"] = pixel_similarity(
             generated, training_images, aggregate
@@ -444,14 +508,16 @@ def report_phase(settings: Settings) -> None:
         "methods": results,
         "cost": cost,
         "published_context": PUBLISHED,
-        "keys": [c.key for c in context.planted],
+        "dataset": settings.dataset,
+        "classifier_test_accuracy": context.record.get("classifier_test_accuracy"),
+        "keys": [c.key for c in context.training],
     }
-    stem = settings.results / "lds_digits"
+    stem = settings.results / settings.stem
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(output, indent=2) + "\n")
     table = markdown(output, settings)
     stem.with_suffix(".md").write_text(table)
-    plot(output, stem.with_suffix(".png"))
+    plot(output, stem.with_suffix(".png"), settings.dataset)
     print(table)
     log(f"wrote {stem}.json, .md, .png")
 
@@ -465,9 +531,9 @@ def fmt_seconds(value: float | None) -> str:
 def markdown(output: dict[str, Any], settings: Settings) -> str:
     alphas = output["alphas"]
     lines = [
-        "# LDS on the digits marketplace (retrained ground truth)",
+        f"# LDS on {TITLES[settings.dataset]} (retrained ground truth)",
         "",
-        f"{settings.n_players} contributors, Inception Score (digits classifier), v(∅) = 1; "
+        f"{settings.n_players} contributors, {UTILITIES[settings.dataset]}; "
         f"retrain recipe widths (16, 32), {settings.retrain_steps} steps, batch 32, "
         f"{settings.n_samples} samples per contributor, 10 DDIM steps; held-out sets: "
         f"{N_SETS} per α × {settings.subsets} coalitions. LDS = Spearman ρ × 100, mean ± 95% "
@@ -512,7 +578,7 @@ def markdown(output: dict[str, Any], settings: Settings) -> str:
         "",
         "Published numbers, for context only (CIFAR-20, α = 0.5, LDS × 100): "
         + "; ".join(f"{name} {value}" for name, value in PUBLISHED.items())
-        + ". The settings differ: here 16×16 digits, "
+        + f". The settings differ: here 16×16 {IMAGES[settings.dataset]}, "
         f"{settings.n_players} contributors, tiny CPU-trained models and few held-out subsets "
         f"({N_SETS} × {settings.subsets} per α), so the numbers are not comparable.",
         "",
@@ -520,7 +586,7 @@ def markdown(output: dict[str, Any], settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def plot(output: dict[str, Any], path: Path) -> None:
+def plot(output: dict[str, Any], path: Path, dataset: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -552,7 +618,7 @@ def plot(output: dict[str, Any], path: Path) -> None:
     axes.set_xticks(x, [e["label"] for e in entries], rotation=30, ha="right")
     axes.axhline(0, color="black", linewidth=0.8)
     axes.set_ylabel("LDS × 100 (mean ± 95% CI)")
-    axes.set_title("LDS against retrained ground truth, digits marketplace (Inception Score)")
+    axes.set_title(f"LDS against retrained ground truth, {TITLES[dataset]}")
     axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)
@@ -562,10 +628,10 @@ def plot(output: dict[str, Any], path: Path) -> None:
 # --------------------------------------------------------------------------------------- main
 
 
-def print_machine() -> None:
+def print_machine(dataset: str) -> None:
     import torch
 
-    print("LDS against retrained ground truth: digits marketplace", flush=True)
+    print(f"LDS against retrained ground truth: {TITLES[dataset]}", flush=True)
     print(f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} logical CPUs")
     packages = ("numpy", "scipy", "torch", "diffusers", "catboost")
     print(
@@ -584,32 +650,52 @@ def print_machine() -> None:
     )
 
 
+DEFAULTS = {
+    # dataset: (players, subsets per held-out set, SurrogateSHAP budget, KernelSHAP budget, out)
+    "digits": (20, 20, 512, 64, "var/lds"),
+    "fashion-mnist": (12, 10, 256, 48, "var/lds-fashion"),
+}
+
+
 def parse_args(argv: list[str]) -> tuple[str, Settings]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("phase", choices=("ground-truth", "methods", "report"))
+    parser.add_argument("--dataset", choices=sorted(DEFAULTS), default="digits")
+    parser.add_argument(
+        "--fashion-dir",
+        type=Path,
+        default=DEFAULT_DIRECTORY,
+        help=f"Fashion-MNIST's IDX files (default {DEFAULT_DIRECTORY}, from apt)",
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
         help="smoke run: first 6 contributors, 3 subsets, 5 training steps, 4 samples, "
-        "budgets 32 and 8; writes under var/lds-quick/",
+        "budgets 32 and 8; writes under var/lds-quick/ (or var/lds-fashion-quick/)",
     )
-    parser.add_argument("--subsets", type=int, help="coalitions per held-out set (default 5)")
-    parser.add_argument("--budget", type=int, help="SurrogateSHAP budget (default 512)")
-    parser.add_argument("--sft-budget", type=int, help="KernelShapley budget (default 24)")
-    parser.add_argument("--out", type=Path, help="output directory (default var/lds)")
+    parser.add_argument(
+        "--subsets", type=int, help="coalitions per held-out set (default 20 digits, 10 fashion)"
+    )
+    parser.add_argument("--budget", type=int, help="SurrogateSHAP budget (default 512 / 256)")
+    parser.add_argument("--sft-budget", type=int, help="KernelShapley budget (default 64 / 48)")
+    parser.add_argument("--out", type=Path, help="output directory (default var/lds...)")
     args = parser.parse_args(argv)
     quick = args.quick
-    out = args.out or Path("var/lds-quick" if quick else "var/lds")
+    players, subsets, budget, sft_budget, default_out = DEFAULTS[args.dataset]
+    out = args.out or Path(default_out + ("-quick" if quick else ""))
     settings = Settings(
-        n_players=6 if quick else 20,
-        subsets=args.subsets or (3 if quick else 5),
+        dataset=args.dataset,
+        fashion_dir=args.fashion_dir,
+        n_players=6 if quick else players,
+        subsets=args.subsets or (3 if quick else subsets),
         retrain_steps=5 if quick else 300,
         recovery_steps=5 if quick else 300,
         finetune_steps=5 if quick else 50,
+        model_steps=5 if quick else FashionRecipe.steps,
         n_samples=4 if quick else 32,
         proxy_samples=4 if quick else 64,
-        budget=args.budget or (32 if quick else 512),
-        sft_budget=args.sft_budget or (8 if quick else 24),
+        budget=args.budget or (32 if quick else budget),
+        sft_budget=args.sft_budget or (8 if quick else sft_budget),
         out=out,
         results=out if quick or args.out else Path("docs/results"),
     )
@@ -622,7 +708,7 @@ def main(argv: list[str]) -> None:
     torch.set_num_threads(1)
     phase, settings = parse_args(argv)
     settings.out.mkdir(parents=True, exist_ok=True)
-    print_machine()
+    print_machine(settings.dataset)
     print(f"settings: {settings}", flush=True)
     started = time.perf_counter()
     {"ground-truth": ground_truth, "methods": methods, "report": report_phase}[phase](settings)
