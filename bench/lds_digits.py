@@ -27,6 +27,7 @@ Every game caches per coalition in one ``ArtefactStore`` (``var/lds/cache``, or
 they stopped:
 
     PYTHONPATH=. .venv/bin/python bench/lds_digits.py ground-truth   # retrain runs (hours on CPU)
+    PYTHONPATH=. .venv/bin/python bench/lds_digits.py ceiling        # ground truth vs a rerun
     PYTHONPATH=. .venv/bin/python bench/lds_digits.py methods        # every method's values
     PYTHONPATH=. .venv/bin/python bench/lds_digits.py report         # LDS, counterfactual, cost
     PYTHONPATH=. .venv/bin/python bench/lds_digits.py --quick ground-truth   # smoke run, 6 players
@@ -74,6 +75,7 @@ from attribution.engine.evaluation import (
     counterfactual_change,
     evaluate_heldout_sets,
     lds_over_sets,
+    replicate_agreement,
 )
 from attribution.engine.fashion.data import DEFAULT_DIRECTORY
 from attribution.engine.fashion.models import (
@@ -223,15 +225,21 @@ class Context:
         self.sampling = SamplingSettings(n_samples=settings.n_samples, n_steps=10, seed=ROUND_SEED)
         self.measurement = Measurement(featurizer=self.classifier, metric=self.metric)
 
-    def retrain_game(self, progress: bool = True) -> RetrainGame:
+    def retrain_game(self, progress: bool = True, replica: int = 0) -> RetrainGame:
+        """The ground truth; ``replica`` k > 0 reruns it with other training and sampling seeds."""
         recipe = TrainRecipe(
-            widths=(16, 32), steps=self.settings.retrain_steps, batch_size=32, seed=0
+            widths=(16, 32), steps=self.settings.retrain_steps, batch_size=32, seed=replica
         )
+        sampling = self.sampling
+        if replica:
+            sampling = SamplingSettings(
+                n_samples=sampling.n_samples, n_steps=sampling.n_steps, seed=ROUND_SEED + replica
+            )
         return RetrainGame(
             self.training,
             self.measurement,
             recipe,
-            sampling=self.sampling,
+            sampling=sampling,
             empty_value="floor",
             store=self.store,
             progress=progress_printer("retrain") if progress else None,
@@ -347,6 +355,25 @@ def ground_truth(settings: Settings) -> None:
         {"retrain_timings": timings[:], "loo_values": loo.values_.tolist()},
     )
     log(f"ground truth done; v(N) = {loo.grand_value_:.4f}, v(∅) = {loo.baseline_:.4f}")
+
+
+# ------------------------------------------------------------------------------------ ceiling
+
+
+def ceiling(settings: Settings) -> None:
+    """Rerun the ground truth with other seeds on the first held-out set of each α."""
+    context = Context(settings)
+    game = context.retrain_game(replica=1)
+    timings = instrument(game)
+    heldout = load_heldout(heldout_path(settings))
+    agreement: dict[str, float] = {}
+    for alpha, sets in heldout.items():
+        log(f"noise ceiling α={alpha}: rerunning {len(sets[0].utilities)} coalitions, seed 1")
+        agreement[str(alpha)] = replicate_agreement(sets[0], game)
+        log(f"noise ceiling α={alpha}: Spearman {agreement[str(alpha)]:.3f}")
+    merge_json(
+        settings.out / "ground_truth.json", {"ceiling": agreement, "retrain_timings": timings}
+    )
 
 
 # ------------------------------------------------------------------------------------ methods
@@ -507,6 +534,7 @@ def report_phase(settings: Settings) -> None:
         "heldout_sizes": {str(a): [len(s.utilities) for s in sets] for a, sets in heldout.items()},
         "methods": results,
         "cost": cost,
+        "noise_ceiling": truth.get("ceiling"),
         "published_context": PUBLISHED,
         "dataset": settings.dataset,
         "classifier_test_accuracy": context.record.get("classifier_test_accuracy"),
@@ -539,7 +567,10 @@ def markdown(output: dict[str, Any], settings: Settings) -> str:
         f"{N_SETS} per α × {settings.subsets} coalitions. LDS = Spearman ρ × 100, mean ± 95% "
         "t-interval half-width over the sets. Counterfactual: relative change "
         "(v(S) − v(N)) / |v(N) − v(∅)| when retraining without the top 40% / with only the top "
-        "60% (lower is a better ranking for 'without', higher for 'only').",
+        "60% (lower is a better ranking for 'without', higher for 'only'). The noise ceiling "
+        "is the Spearman correlation between the ground truth and the ground truth rerun with "
+        "other training and sampling seeds on the first held-out set of each α: how much of the "
+        "ranking the retrained utilities themselves reproduce.",
         "",
         "| method | "
         + " | ".join(f"LDS α={a}" for a in alphas)
@@ -560,6 +591,17 @@ def markdown(output: dict[str, Any], settings: Settings) -> str:
             f"| {entry['label']} | "
             + " | ".join(cells)
             + f" | {cf['without_top_change']:+.3f} | {cf['only_top_change']:+.3f} |"
+        )
+    ceiling_values = output.get("noise_ceiling")
+    if ceiling_values:
+        cells = [
+            f"{100 * ceiling_values[str(a)]:.1f}" if str(a) in ceiling_values else "n/a"
+            for a in alphas
+        ]
+        lines.append(
+            "| *ground truth rerun with other seeds (noise ceiling, first set)* | "
+            + " | ".join(cells)
+            + " | — | — |"
         )
     cost = output["cost"]
     lines += [
@@ -659,7 +701,7 @@ DEFAULTS = {
 
 def parse_args(argv: list[str]) -> tuple[str, Settings]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("phase", choices=("ground-truth", "methods", "report"))
+    parser.add_argument("phase", choices=("ground-truth", "ceiling", "methods", "report"))
     parser.add_argument("--dataset", choices=sorted(DEFAULTS), default="digits")
     parser.add_argument(
         "--fashion-dir",
@@ -711,7 +753,13 @@ def main(argv: list[str]) -> None:
     print_machine(settings.dataset)
     print(f"settings: {settings}", flush=True)
     started = time.perf_counter()
-    {"ground-truth": ground_truth, "methods": methods, "report": report_phase}[phase](settings)
+    phases = {
+        "ground-truth": ground_truth,
+        "ceiling": ceiling,
+        "methods": methods,
+        "report": report_phase,
+    }
+    phases[phase](settings)
     log(f"{phase}: total wall time {time.perf_counter() - started:.1f} s")
 
 

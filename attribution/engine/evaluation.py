@@ -282,6 +282,29 @@ def lds_over_sets(
     return LdsResult(mean, mean - half_width, mean + half_width, confidence, scores, sets)
 
 
+def replicate_agreement(heldout: HeldoutSet, replica: Game) -> float:
+    """Spearman correlation between a held-out set's utilities and a replica game's on its masks.
+
+    The replica is the ground-truth game rerun with other random seeds (initial weights, batches,
+    sampling noise). Its agreement with the original is the LDS that the *true* utilities
+    themselves would score against a rerun: a noise ceiling that no valuation can be expected to
+    beat on that ground truth.
+
+    Raises:
+        EngineInputError: If the replica's player count differs from the set's, or either utility
+            vector is constant.
+    """
+    n_players = check_game(replica)
+    if heldout.masks.shape[1] != n_players:
+        raise EngineInputError(
+            f"the held-out set has {heldout.masks.shape[1]} players, the replica game {n_players}."
+        )
+    replicated = check_utilities(replica(heldout.masks), len(heldout.utilities))
+    if np.ptp(replicated) == 0.0 or np.ptp(heldout.utilities) == 0.0:
+        raise EngineInputError("a constant utility vector has no rank correlation.")
+    return _spearman(np.asarray(heldout.utilities, np.float64), replicated)
+
+
 def top_fraction_mask(values: ArrayLike, fraction: float) -> NDArray[np.bool_]:
     """The ⌊fraction · n⌋ players with the largest values; ties go to the lower index.
 

@@ -21,6 +21,7 @@ from attribution.engine.evaluation import (
     heldout_coalitions,
     lds_over_sets,
     linear_datamodeling_score,
+    replicate_agreement,
     top_fraction_mask,
 )
 from attribution.engine.games import FunctionGame, Masks, Utilities
@@ -274,6 +275,43 @@ def test_lds_over_sets_needs_two_precomputed_sets() -> None:
 
 
 # --- counterfactual removal --------------------------------------------------------------------
+
+
+# --- replicate agreement (noise ceiling) --------------------------------------------------------
+
+
+def _noisy_replica(game: AdditiveGame, noise: float, seed: int) -> FunctionGame:
+    rng = np.random.default_rng(seed)
+    return FunctionGame(
+        game.n_players, lambda masks: game(masks) + rng.normal(0.0, noise, len(masks))
+    )
+
+
+def test_an_identical_replica_agrees_perfectly_and_noise_lowers_agreement() -> None:
+    game = _additive_game(12, seed=SEED)
+    (heldout,) = evaluate_heldout_sets(game, alpha=0.5, n_sets=1, n_subsets=60, seed=SEED)
+
+    assert replicate_agreement(heldout, game) == 1.0
+    spread = float(np.std(heldout.utilities))
+    slightly = replicate_agreement(heldout, _noisy_replica(game, 0.1 * spread, seed=1))
+    heavily = replicate_agreement(heldout, _noisy_replica(game, 3.0 * spread, seed=1))
+    assert 0.9 < slightly < 1.0
+    assert heavily < slightly
+    # Exact Shapley values of an additive game predict the true utilities perfectly, so their LDS
+    # (1.0) is above the noisy replica's agreement: the ceiling bounds what the noisy *truth*
+    # can confirm, not what a valuation can score against a noise-free game.
+    phi = ExactShapley().fit(game).values_
+    assert linear_datamodeling_score(phi, heldout.masks, heldout.utilities) > heavily
+
+
+def test_replicate_agreement_refuses_mismatched_or_constant_games() -> None:
+    game = _additive_game(6, seed=SEED)
+    (heldout,) = evaluate_heldout_sets(game, alpha=0.5, n_sets=1, n_subsets=10, seed=SEED)
+    with pytest.raises(EngineInputError, match="6 players, the replica game 7"):
+        replicate_agreement(heldout, _additive_game(7, seed=SEED))
+    constant = FunctionGame(6, lambda masks: np.ones(len(masks)))
+    with pytest.raises(EngineInputError, match="constant utility"):
+        replicate_agreement(heldout, constant)
 
 
 def test_top_fraction_mask_takes_floor_fraction_n_largest() -> None:
