@@ -636,13 +636,24 @@ def plot(output: dict[str, Any], path: Path, dataset: str) -> None:
 
     alphas = output["alphas"]
     entries = list(output["methods"].values())
+    if output.get("noise_ceiling"):
+        # One more group: the ground truth against its own rerun (one set, so no interval).
+        entries.append(
+            {
+                "label": "noise ceiling (rerun)",
+                "lds": {
+                    str(a): {"mean": value, "ci_low": value, "ci_high": value}
+                    for a, value in output["noise_ceiling"].items()
+                },
+            }
+        )
     width = 0.8 / len(alphas)
     x = np.arange(len(entries))
     figure, axes = plt.subplots(figsize=(max(8, 1.2 * len(entries)), 4.5))
     for k, alpha in enumerate(alphas):
         means, errors = [], []
         for entry in entries:
-            lds = entry["lds"][str(alpha)]
+            lds = entry["lds"].get(str(alpha), {"error": "not computed"})
             if "error" in lds:
                 means.append(math.nan)
                 errors.append(0.0)
