@@ -52,7 +52,8 @@ def test_training_writes_a_verifiable_record(trained: tuple[Path, Any], fashion_
     assert json.loads((output / "recipe.json").read_text()) == record
     assert record["null_label"] == TINY.n_shops
     assert record["shop_keys"] == [f"shop{i:02d}" for i in range(TINY.n_shops)]
-    # The fake classes are bright squares in class-specific cells: 8 epochs learn them (chance is 0.1).
+    # The fake classes are bright squares in class-specific cells: 8 epochs learn them
+    # (chance is 0.1).
     assert record["classifier_test_accuracy"] > 0.5
     backend, classifier, loaded = load_fashion_models(output)
     assert loaded == record
