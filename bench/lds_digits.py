@@ -556,6 +556,21 @@ def fmt_seconds(value: float | None) -> str:
     return f"{value * 1e6:.1f} µs" if value < 0.01 else f"{value:.1f} s"
 
 
+def cost_ratios(cost: dict[str, Any]) -> str:
+    """The cost table as ratios (per coalition, same run and machine)."""
+    retrain = cost.get("retrain_seconds_per_coalition")
+    sft = cost.get("sft_seconds_per_coalition")
+    proxy = cost.get("proxy_seconds_per_coalition")
+    parts = []
+    if retrain and sft:
+        parts.append(f"retraining costs {retrain / sft:.1f}× a sparsified fine-tuning")
+    if retrain and proxy:
+        parts.append(f"{retrain / proxy:.2g}× a proxy evaluation")
+    if sft and proxy:
+        parts.append(f"sparsified fine-tuning {sft / proxy:.2g}× a proxy evaluation")
+    return ("Per coalition: " + "; ".join(parts) + ".") if parts else ""
+
+
 def markdown(output: dict[str, Any], settings: Settings) -> str:
     alphas = output["alphas"]
     lines = [
@@ -617,6 +632,8 @@ def markdown(output: dict[str, Any], settings: Settings) -> str:
         f"| {cost['sft_coalitions_timed']} |",
         f"| proxy (SurrogateSHAP) | {fmt_seconds(cost['proxy_seconds_per_coalition'])} "
         f"| banks {fmt_seconds(cost['proxy_banks_seconds_once'])} | 2^n (exact) |",
+        "",
+        cost_ratios(cost),
         "",
         "Published numbers, for context only (CIFAR-20, α = 0.5, LDS × 100): "
         + "; ".join(f"{name} {value}" for name, value in PUBLISHED.items())
