@@ -267,11 +267,12 @@ def fashion_models(settings: Settings) -> tuple[Any, Any, dict[str, Any]]:
     """The Fashion-MNIST models, trained into ``out/models`` on the first run."""
     weights = settings.out / "models"
     if not (weights / "recipe.json").exists():
+        quick = settings.model_steps < TrainRecipe.steps
         recipe = FashionRecipe(
-            steps=settings.model_steps,
-            classifier_images=FashionRecipe.classifier_images if settings.model_steps > 50 else 500,
+            diffusion=TrainRecipe(steps=settings.model_steps),
+            classifier_images=500 if quick else FashionRecipe.classifier_images,
         )
-        log(f"training the Fashion-MNIST models into {weights} ({recipe.steps} steps)")
+        log(f"training the Fashion-MNIST models into {weights} ({recipe.diffusion.steps} steps)")
         start = time.perf_counter()
         record = train_fashion_models(
             weights, recipe, settings.fashion_dir, progress=progress_printer("fashion")
@@ -761,7 +762,7 @@ def parse_args(argv: list[str]) -> tuple[str, Settings]:
         retrain_steps=5 if quick else 300,
         recovery_steps=5 if quick else 300,
         finetune_steps=5 if quick else 50,
-        model_steps=5 if quick else FashionRecipe.steps,
+        model_steps=5 if quick else TrainRecipe.steps,
         n_samples=4 if quick else 32,
         proxy_samples=4 if quick else 64,
         budget=args.budget or (32 if quick else budget),

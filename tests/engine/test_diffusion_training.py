@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -23,15 +22,6 @@ from attribution.engine.generation import state_dict_sha256
 # widths (8, 16) suit the UNet's 8-group norms; 3 steps on 36 16x16 images take well under a second.
 RECIPE = TrainRecipe(steps=3, batch_size=8, widths=(8, 16), n_train_steps=100, seed=0)
 N_LABELS = 4  # 3 contributors and the null label
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread (and CI machines have two cores)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import torch
 from numpy.typing import NDArray
 
 from attribution.engine import retrain_game
@@ -34,15 +32,6 @@ pytestmark = pytest.mark.skipif(
     not (SHIPPED_WEIGHTS / "classifier.safetensors").exists(),
     reason="the shipped digits classifier (the featurizer here) is missing",
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread (and CI machines have two cores)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,12 @@ featurizer is deterministic arithmetic on the pixels, so every test runs in well
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
 from attribution.engine.errors import EngineInputError
 from attribution.engine.estimators import ShapleyEstimator, SurrogateShapley
@@ -43,15 +42,6 @@ CONTRIBUTORS = (
     ContributorInput("b", [1, 2]),
     ContributorInput("c", [0, 1, 2], n_records=7),
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread (and CI machines have two cores)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 class CountingBackend:

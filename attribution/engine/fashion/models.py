@@ -10,7 +10,7 @@ is trained on training-split images that no shop holds and scored on the test sp
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,20 +38,24 @@ from attribution.engine.progress import Progress
 
 @dataclass(frozen=True)
 class FashionRecipe:
-    """Everything that determines the Fashion-MNIST models (besides the data files)."""
+    """Everything that determines the Fashion-MNIST models (besides the data files).
+
+    Attributes:
+        data_seed: Seed of the shops (sizes, product mixes, images).
+        n_shops: Contributors; the DDPM has one label per shop plus the null label.
+        min_shop_size: Fewest images a shop holds.
+        max_shop_size: Most images a shop holds.
+        diffusion: The DDPM's training recipe (the digits demo's defaults: 900 steps, widths
+            (32, 64, 64), EMA, 10% label dropout).
+        classifier_images: Training-split images no shop holds that train the classifier.
+        classifier_epochs: Passes over them.
+    """
 
     data_seed: int = 0
     n_shops: int = 12
     min_shop_size: int = 80
     max_shop_size: int = 240
-    seed: int = 0
-    steps: int = 900
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    widths: tuple[int, ...] = (32, 64, 64)
-    n_train_steps: int = 1000
-    label_dropout: float = 0.1
-    ema_decay: float = 0.995
+    diffusion: TrainRecipe = field(default_factory=TrainRecipe)
     classifier_images: int = 12_000
     classifier_epochs: int = 6
 
@@ -88,32 +92,24 @@ def train_fashion_models(
     images = np.concatenate([shop.images for shop in shops])
     labels = np.concatenate([np.full(len(shop.images), i) for i, shop in enumerate(shops)])
     null_label = len(shops)
-    diffusion = TrainRecipe(
-        steps=recipe.steps,
-        batch_size=recipe.batch_size,
-        learning_rate=recipe.learning_rate,
-        widths=recipe.widths,
-        n_train_steps=recipe.n_train_steps,
-        label_dropout=recipe.label_dropout,
-        ema_decay=recipe.ema_decay,
-        seed=recipe.seed,
-    )
     average: Any = train_class_conditional(
-        images, labels, null_label + 1, diffusion, progress=progress
+        images, labels, null_label + 1, recipe.diffusion, progress=progress
     )
     backend = ClassConditionalBackend(
-        average, new_noise_scheduler(recipe.n_train_steps), null_label=null_label
+        average, new_noise_scheduler(recipe.diffusion.n_train_steps), null_label=null_label
     )
     output.mkdir(parents=True, exist_ok=True)
     backend.save_pretrained(output)
 
     spare = unused_rows(len(all_images), shops)
-    chosen = np.random.default_rng(recipe.seed).permutation(spare)[: recipe.classifier_images]
+    chosen = np.random.default_rng(recipe.diffusion.seed).permutation(spare)[
+        : recipe.classifier_images
+    ]
     classifier = train_digits_classifier(
         all_images[chosen],
         all_labels[chosen],
         epochs=recipe.classifier_epochs,
-        seed=recipe.seed,
+        seed=recipe.diffusion.seed,
         progress=progress,
     )
     classifier.save(output / "classifier.safetensors")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,15 +25,6 @@ TRAIN_SEED = 0
 # Measured 0.930 on the 597 held-out digits (torch 2.13 CPU, seed 0; seeds 1 and 2 give 0.923
 # and 0.916), so 0.9 leaves about 18 digits of margin.
 MIN_ACCURACY = 0.9
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread (and CI machines have two cores)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -24,11 +24,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
-
-
 def _fid(features: np.ndarray, reference: np.ndarray) -> float:
     metric = digits_metrics_from(reference)
     statistics = compute_bank_statistics(features=[features])

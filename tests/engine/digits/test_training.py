@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -27,15 +26,6 @@ from attribution.engine.generation import ClassConditionalBackend, state_dict_sh
 # widths (8, 16) suit the factory's norm_num_groups=8; 3 steps and 1 classifier epoch take ~2 s.
 TINY_RECIPE = DigitsRecipe(steps=3, classifier_epochs=1, widths=(8, 16))
 N_CONTRIBUTORS = 20  # make_digits_marketplace's; the null label comes after them
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread (and CI machines have two cores)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
+from attribution.engine.diffusion_training import TrainRecipe
 from attribution.engine.errors import EngineInputError
 from attribution.engine.fashion.models import (
     FashionRecipe,
@@ -26,19 +25,10 @@ TINY = FashionRecipe(
     n_shops=4,
     min_shop_size=20,
     max_shop_size=30,
-    steps=3,
-    widths=(8, 16),
+    diffusion=TrainRecipe(steps=3, widths=(8, 16)),
     classifier_images=600,
     classifier_epochs=8,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
