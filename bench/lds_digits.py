@@ -57,6 +57,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.stats import spearmanr
+from scipy.stats import t as t_dist
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from attribution.engine.baselines import embedding_similarity, pixel_similarity
@@ -229,11 +231,14 @@ class Context:
             planted = make_digits_marketplace(self.record["recipe"]["data_seed"])
             pairs = [(c.key, c.images) for c in planted]
             self.metric: InceptionScore | ClassEntropy = InceptionScore()
+            self.class_counts: FloatArray | None = None
         else:
             self.backend, self.classifier, self.record = fashion_models(settings)
             shops, _, _ = fashion_shops(FashionRecipe(), settings.fashion_dir)
             pairs = [(shop.key, shop.images) for shop in shops]
             self.metric = ClassEntropy()
+            counts = [shop.class_counts for shop in shops][: settings.n_players]
+            self.class_counts = np.array(counts, dtype=np.float64)
         self.training = [TrainingContributor(k, images) for k, images in pairs][
             : settings.n_players
         ]
@@ -556,6 +561,7 @@ def report_phase(settings: Settings) -> None:
         "methods": results,
         "cost": cost,
         "noise_ceiling": truth.get("ceiling"),
+        "data_oracle": data_oracle(context.class_counts, heldout),
         "published_context": PUBLISHED,
         "dataset": settings.dataset,
         "classifier_test_accuracy": context.record.get("classifier_test_accuracy"),
@@ -569,6 +575,33 @@ def report_phase(settings: Settings) -> None:
     plot(output, stem.with_suffix(".png"), settings.dataset)
     print(table)
     log(f"wrote {stem}.json, .md, .png")
+
+
+def data_oracle(
+    class_counts: FloatArray | None, heldout: dict[float, tuple[HeldoutSet, ...]]
+) -> dict[str, dict[str, float]] | None:
+    """Spearman ρ of the ground truth with the product diversity of the coalition's *data*.
+
+    Not a valuation: it reads the true labels of the training images (entropy of the pooled
+    product mix). It shows how far the retrained utilities follow the data's real diversity,
+    rather than artefacts of the small retrained models. None where there are no such labels.
+    """
+    if class_counts is None:
+        return None
+    result = {}
+    for alpha, sets in heldout.items():
+        scores = []
+        for held in sets:
+            pooled = held.masks.astype(np.float64) @ class_counts
+            mix = pooled / pooled.sum(axis=1, keepdims=True)
+            entropy = -(mix * np.log(np.clip(mix, 1e-300, None))).sum(axis=1)
+            scores.append(float(spearmanr(entropy, held.utilities).statistic))
+        mean = float(np.mean(scores))
+        half = float(t_dist.ppf(0.975, len(scores) - 1) * np.std(scores, ddof=1)) / math.sqrt(
+            len(scores)
+        )
+        result[str(alpha)] = {"mean": mean, "ci_low": mean - half, "ci_high": mean + half}
+    return result
 
 
 def fmt_seconds(value: float | None) -> str:
@@ -639,6 +672,18 @@ def markdown(output: dict[str, Any], settings: Settings) -> str:
             + " | ".join(cells)
             + " | — | — |"
         )
+    oracle = output.get("data_oracle")
+    if oracle:
+        cells = [
+            f"{100 * oracle[str(a)]['mean']:.1f} ± "
+            f"{100 * (oracle[str(a)]['ci_high'] - oracle[str(a)]['mean']):.1f}"
+            for a in alphas
+        ]
+        lines.append(
+            "| *oracle: entropy of the coalition's true product mix (not a valuation)* | "
+            + " | ".join(cells)
+            + " | — | — |"
+        )
     cost = output["cost"]
     lines += [
         "",
@@ -685,6 +730,8 @@ def plot(output: dict[str, Any], path: Path, dataset: str) -> None:
                 },
             }
         )
+    if output.get("data_oracle"):
+        entries.append({"label": "oracle: data's product mix", "lds": output["data_oracle"]})
     width = 0.8 / len(alphas)
     x = np.arange(len(entries))
     figure, axes = plt.subplots(figsize=(max(8, 1.2 * len(entries)), 4.5))
