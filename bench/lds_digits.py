@@ -400,30 +400,35 @@ def ceiling(settings: Settings) -> None:
 # ------------------------------------------------------------------------------------ methods
 
 
-def methods(settings: Settings) -> None:
-    context = Context(settings)
-    values: dict[str, list[float]] = {}
-    timings: dict[str, Any] = {}
+def proxy_game(context: Context, progress: Any) -> tuple[ProxyGame, Any, Any]:
+    """The proxy game of the full model, with its banks and features (cached in the store)."""
+    settings = context.settings
     inputs = [ContributorInput(c.key, [i] * c.size) for i, c in enumerate(context.training)]
-    sizes = [c.size for c in inputs]
-
     log(f"proxy banks: {settings.proxy_samples} samples × {len(inputs)} contributors")
-    proxy_progress = StageRecorder("proxy")
-    start = time.perf_counter()
     banks, bank_inputs = generate_banks(
         inputs,
         context.backend,
         n_samples=settings.proxy_samples,
         seed=ROUND_SEED,
         store=context.store,
-        progress=proxy_progress,
+        progress=progress,
     )
     features = featurize_banks(banks, bank_inputs, context.classifier, store=context.store)
     statistics = build_statistics(banks, features)
+    game = ProxyGame(statistics, [c.size for c in inputs], context.metric, "floor")
+    return game, banks, features
+
+
+def methods(settings: Settings) -> None:
+    context = Context(settings)
+    values: dict[str, list[float]] = {}
+    timings: dict[str, Any] = {}
+    proxy_progress = StageRecorder("proxy")
+    start = time.perf_counter()
+    game, banks, features = proxy_game(context, proxy_progress)
     # Once-costs are recorded only when measured: a cache hit keeps the earlier run's time.
     if proxy_progress.ran("generate"):
         timings["proxy_banks_seconds"] = time.perf_counter() - start
-    game = ProxyGame(statistics, sizes, context.metric, "floor")
 
     start = time.perf_counter()
     surrogate = SurrogateShapley(budget=settings.budget, seed=0, n_bootstrap=0).fit(game)
@@ -562,6 +567,7 @@ def report_phase(settings: Settings) -> None:
         "cost": cost,
         "noise_ceiling": truth.get("ceiling"),
         "data_oracle": data_oracle(context.class_counts, heldout),
+        "proxy_diagnostics": proxy_diagnostics(context, heldout, loo.grand_value_),
         "published_context": PUBLISHED,
         "dataset": settings.dataset,
         "classifier_test_accuracy": context.record.get("classifier_test_accuracy"),
@@ -602,6 +608,34 @@ def data_oracle(
         )
         result[str(alpha)] = {"mean": mean, "ci_low": mean - half, "ci_high": mean + half}
     return result
+
+
+def proxy_diagnostics(
+    context: Context, heldout: dict[float, tuple[HeldoutSet, ...]], retrained_grand: float
+) -> dict[str, Any] | None:
+    """Where the data's true labels exist: does the *proxy* game follow the data's product mix?
+
+    Spearman ρ of the data-mix oracle with the proxy game's utility on the held-out coalitions
+    (mean over the sets), and v(N) of the proxy game next to the retrained one.
+    """
+    if context.class_counts is None:
+        return None
+    game, _, _ = proxy_game(context, None)
+    agreement = {}
+    for alpha, sets in heldout.items():
+        scores = []
+        for held in sets:
+            pooled = held.masks.astype(np.float64) @ context.class_counts
+            mix = pooled / pooled.sum(axis=1, keepdims=True)
+            entropy = -(mix * np.log(np.clip(mix, 1e-300, None))).sum(axis=1)
+            scores.append(float(spearmanr(entropy, game(held.masks)).statistic))
+        agreement[str(alpha)] = float(np.mean(scores))
+    grand = float(game(np.ones((1, game.n_players), dtype=bool))[0])
+    return {
+        "oracle_vs_proxy_spearman": agreement,
+        "proxy_grand_value": grand,
+        "retrained_grand_value": retrained_grand,
+    }
 
 
 def fmt_seconds(value: float | None) -> str:
@@ -684,6 +718,18 @@ def markdown(output: dict[str, Any], settings: Settings) -> str:
             + " | ".join(cells)
             + " | — | — |"
         )
+    diagnostics = output.get("proxy_diagnostics")
+    if diagnostics:
+        agreement = diagnostics["oracle_vs_proxy_spearman"]
+        lines += [
+            "",
+            "Diagnostics: the oracle's Spearman ρ × 100 with the *proxy* game's utility on the "
+            "same coalitions (mean over the sets): "
+            + ", ".join(f"α={a}: {100 * agreement[str(a)]:.1f}" for a in alphas)
+            + f"; v(N) of the proxy game {diagnostics['proxy_grand_value']:.3f}, of the "
+            f"retrained model {diagnostics['retrained_grand_value']:.3f} "
+            f"(the maximum, all ten types equally, is ln 10 = {math.log(10):.3f}).",
+        ]
     cost = output["cost"]
     lines += [
         "",
