@@ -583,6 +583,14 @@ def report_phase(settings: Settings) -> None:
     log(f"wrote {stem}.json, .md, .png")
 
 
+def data_mix_entropy(masks: Any, class_counts: FloatArray) -> FloatArray:
+    """Entropy (nats) of the product mix of each coalition's pooled training data."""
+    pooled = np.asarray(masks, dtype=np.float64) @ class_counts
+    mix = pooled / pooled.sum(axis=1, keepdims=True)
+    entropy: FloatArray = -(mix * np.log(np.clip(mix, 1e-300, None))).sum(axis=1)
+    return entropy
+
+
 def data_oracle(
     class_counts: FloatArray | None, heldout: dict[float, tuple[HeldoutSet, ...]]
 ) -> dict[str, dict[str, float]] | None:
@@ -598,9 +606,7 @@ def data_oracle(
     for alpha, sets in heldout.items():
         scores = []
         for held in sets:
-            pooled = held.masks.astype(np.float64) @ class_counts
-            mix = pooled / pooled.sum(axis=1, keepdims=True)
-            entropy = -(mix * np.log(np.clip(mix, 1e-300, None))).sum(axis=1)
+            entropy = data_mix_entropy(held.masks, class_counts)
             scores.append(float(spearmanr(entropy, held.utilities).statistic))
         mean = float(np.mean(scores))
         half = float(t_dist.ppf(0.975, len(scores) - 1) * np.std(scores, ddof=1)) / math.sqrt(
@@ -625,9 +631,7 @@ def proxy_diagnostics(
     for alpha, sets in heldout.items():
         scores = []
         for held in sets:
-            pooled = held.masks.astype(np.float64) @ context.class_counts
-            mix = pooled / pooled.sum(axis=1, keepdims=True)
-            entropy = -(mix * np.log(np.clip(mix, 1e-300, None))).sum(axis=1)
+            entropy = data_mix_entropy(held.masks, context.class_counts)
             scores.append(float(spearmanr(entropy, game(held.masks)).statistic))
         agreement[str(alpha)] = float(np.mean(scores))
     grand = float(game(np.ones((1, game.n_players), dtype=bool))[0])
