@@ -318,6 +318,8 @@ def save_heldout(path: Path, heldout: dict[float, tuple[HeldoutSet, ...]]) -> No
 
 
 def load_heldout(path: Path) -> dict[float, tuple[HeldoutSet, ...]]:
+    if not path.exists():
+        raise EngineInputError(f"no held-out sets at {path}; run the ground-truth phase first.")
     with np.load(path) as archive:
         result = {}
         for alpha in archive["alphas"].tolist():
@@ -504,7 +506,10 @@ def mean_seconds(records: list[dict[str, Any]]) -> float | None:
 def report_phase(settings: Settings) -> None:
     context = Context(settings)
     heldout = load_heldout(heldout_path(settings))
-    data = json.loads((settings.out / "values.json").read_text())
+    values_path = settings.out / "values.json"
+    if not values_path.exists():
+        raise EngineInputError(f"no values at {values_path}; run the methods phase first.")
+    data = json.loads(values_path.read_text())
     truth_path = settings.out / "ground_truth.json"
     truth = json.loads(truth_path.read_text()) if truth_path.exists() else {}
     game = context.retrain_game(progress=False)
@@ -866,6 +871,18 @@ def parse_args(argv: list[str]) -> tuple[str, Settings]:
     )
     parser.add_argument("--budget", type=int, help="SurrogateSHAP budget (default 512 / 256)")
     parser.add_argument("--sft-budget", type=int, help="KernelShapley budget (default 64 / 48)")
+    parser.add_argument(
+        "--retrain-steps",
+        type=int,
+        help="training steps of each ground-truth retrain (default 300); with --samples, the "
+        "knobs for a stronger ground truth (give it its own --out: the held-out utilities and "
+        "the results are written there)",
+    )
+    parser.add_argument(
+        "--samples",
+        type=int,
+        help="samples per contributor in the retrain and sparsified games (default 32)",
+    )
     parser.add_argument("--out", type=Path, help="output directory (default var/lds...)")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -876,11 +893,11 @@ def parse_args(argv: list[str]) -> tuple[str, Settings]:
         fashion_dir=args.fashion_dir,
         n_players=6 if quick else players,
         subsets=args.subsets or (3 if quick else subsets),
-        retrain_steps=5 if quick else 300,
+        retrain_steps=args.retrain_steps or (5 if quick else 300),
         recovery_steps=5 if quick else 300,
         finetune_steps=5 if quick else 50,
         model_steps=5 if quick else TrainRecipe.steps,
-        n_samples=4 if quick else 32,
+        n_samples=args.samples or (4 if quick else 32),
         proxy_samples=4 if quick else 64,
         budget=args.budget or (32 if quick else budget),
         sft_budget=args.sft_budget or (8 if quick else sft_budget),
@@ -911,4 +928,8 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     with threadpool_limits(limits=1):
-        main(sys.argv[1:])
+        try:
+            main(sys.argv[1:])
+        except EngineInputError as error:  # missing data, weights or an earlier phase's output
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
