@@ -50,6 +50,7 @@ def seeded(transactional_db: None, settings: object, tmp_path: Path) -> Valuatio
     call_command("seed_demo", "--samples", "16", "--budget", "128")
     round = ValuationRound.objects.get()
     assert round.status == ValuationRound.Status.SUCCEEDED, round.error
+    assert User.objects.get(username="c00-clean").contributor is not None
     return round
 
 
@@ -89,8 +90,8 @@ def _visit(browser: object, live_server: object, username: str, path: str, name:
 def test_statement_and_dashboard_render_their_charts(
     seeded: ValuationRound, live_server: object, browser: object
 ) -> None:
-    contributor = User.objects.get(username="c00-clean")
-    assert contributor.contributor is not None
+    # No ORM here: under Playwright's event loop a query would open a connection that the test
+    # database's teardown cannot see or close (PostgreSQL then refuses to drop the database).
     charts = _visit(browser, live_server, "c00-clean", f"/credit/{seeded.pk}/", "statement")
     assert charts >= 1
     charts = _visit(browser, live_server, "admin", f"/dashboard/{seeded.pk}/", "dashboard")
