@@ -668,6 +668,11 @@ def cost_ratios(cost: dict[str, Any]) -> str:
     return ("Per coalition: " + "; ".join(parts) + ".") if parts else ""
 
 
+def reference_row(label: str, cells: list[str]) -> str:
+    """A table row that is a reference, not a method: italic label, no counterfactual."""
+    return f"| *{label}* | " + " | ".join(cells) + " | — | — |"
+
+
 def markdown(output: dict[str, Any], settings: Settings) -> str:
     alphas = output["alphas"]
     lines = [
@@ -706,14 +711,9 @@ def markdown(output: dict[str, Any], settings: Settings) -> str:
         )
     ceiling_values = output.get("noise_ceiling")
     if ceiling_values:
-        cells = [
-            f"{100 * ceiling_values[str(a)]:.1f}" if str(a) in ceiling_values else "n/a"
-            for a in alphas
-        ]
+        cells = [f"{100 * ceiling_values[str(a)]:.1f}" for a in alphas]
         lines.append(
-            "| *ground truth rerun with other seeds (noise ceiling, first set)* | "
-            + " | ".join(cells)
-            + " | — | — |"
+            reference_row("ground truth rerun with other seeds (noise ceiling, first set)", cells)
         )
     oracle = output.get("data_oracle")
     if oracle:
@@ -723,9 +723,9 @@ def markdown(output: dict[str, Any], settings: Settings) -> str:
             for a in alphas
         ]
         lines.append(
-            "| *oracle: entropy of the coalition's true product mix (not a valuation)* | "
-            + " | ".join(cells)
-            + " | — | — |"
+            reference_row(
+                "oracle: entropy of the coalition's true product mix (not a valuation)", cells
+            )
         )
     diagnostics = output.get("proxy_diagnostics")
     if diagnostics:
