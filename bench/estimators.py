@@ -23,18 +23,16 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse
 import csv
-import platform
 import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib.metadata import version
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import spearmanr
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 from attribution.engine import (
     BudgetTooSmallError,
@@ -48,6 +46,7 @@ from attribution.engine import (
     SurrogateShapley,
     make_paper_games,
 )
+from bench.machine import print_machine
 
 Values = NDArray[np.float64]
 Factory = Callable[[int, int], ShapleyEstimator]  # (budget, seed) -> unfitted estimator
@@ -312,23 +311,6 @@ def blank_nan(value: float) -> object:
     return "" if np.isnan(value) else value
 
 
-def print_machine() -> None:
-    print("Shapley estimators on the SurrogateSHAP synthetic games")
-    print(f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} logical CPUs")
-    print(
-        f"python {platform.python_version()}; "
-        + ", ".join(
-            f"{package} {version(package)}" for package in ("numpy", "scipy", "catboost", "shap")
-        )
-    )
-    env = ", ".join(
-        f"{var}={os.environ.get(var)}"
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    )
-    pools = ", ".join(f"{pool['internal_api']}={pool['num_threads']}" for pool in threadpool_info())
-    print(f"threads: {env}; threadpoolctl: {pools or 'no pools'}; CatBoost thread_count=1")
-
-
 def settings_for(args: argparse.Namespace) -> list[Setting]:
     trials = args.trials if args.trials is not None else (3 if args.quick else 30)
     small_budgets = (64, 256) if args.quick else (32, 64, 128, 256, 512)
@@ -357,7 +339,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> None:
     args = parse_args(argv)
     started = time.perf_counter()
-    print_machine()
+    print_machine(
+        "Shapley estimators on the SurrogateSHAP synthetic games",
+        ("numpy", "scipy", "catboost", "shap"),
+        "CatBoost thread_count=1",
+    )
     # Load CatBoost and shap (numba) once, untimed, so no row pays their import.
     SurrogateShapley(budget=16, cv_folds=0).fit(make_paper_games(6, 0, seed=0)["linear"])
     rows: list[dict[str, object]] = []

@@ -46,12 +46,10 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import argparse
 import json
 import math
-import platform
 import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +57,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import spearmanr
 from scipy.stats import t as t_dist
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 from attribution.engine.baselines import embedding_similarity, pixel_similarity
 from attribution.engine.diffusion_training import TrainRecipe
@@ -98,6 +96,7 @@ from attribution.engine.run import (
 )
 from attribution.engine.sparsified_game import SparsifiedFineTuneGame
 from attribution.engine.store import ArtefactStore
+from bench.machine import print_machine
 
 FloatArray = NDArray[np.float64]
 
@@ -821,28 +820,6 @@ def plot(output: dict[str, Any], path: Path, dataset: str) -> None:
 # --------------------------------------------------------------------------------------- main
 
 
-def print_machine(dataset: str) -> None:
-    import torch
-
-    print(f"LDS against retrained ground truth: {TITLES[dataset]}", flush=True)
-    print(f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} logical CPUs")
-    packages = ("numpy", "scipy", "torch", "diffusers", "catboost")
-    print(
-        f"python {platform.python_version()}; "
-        + ", ".join(f"{package} {version(package)}" for package in packages)
-    )
-    env = ", ".join(
-        f"{var}={os.environ.get(var)}"
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    )
-    pools = ", ".join(f"{pool['internal_api']}={pool['num_threads']}" for pool in threadpool_info())
-    print(
-        f"threads: {env}; threadpoolctl: {pools or 'no pools'}; "
-        f"torch.get_num_threads()={torch.get_num_threads()}; CatBoost thread_count=1; device cpu",
-        flush=True,
-    )
-
-
 DEFAULTS = {
     # dataset: (players, subsets per held-out set, SurrogateSHAP budget, KernelSHAP budget, out)
     "digits": (20, 20, 512, 64, "var/lds"),
@@ -913,7 +890,11 @@ def main(argv: list[str]) -> None:
     torch.set_num_threads(1)
     phase, settings = parse_args(argv)
     settings.out.mkdir(parents=True, exist_ok=True)
-    print_machine(settings.dataset)
+    print_machine(
+        f"LDS against retrained ground truth: {TITLES[settings.dataset]}",
+        ("numpy", "scipy", "torch", "diffusers", "catboost"),
+        f"torch.get_num_threads()={torch.get_num_threads()}; CatBoost thread_count=1; device cpu",
+    )
     print(f"settings: {settings}", flush=True)
     started = time.perf_counter()
     phases = {

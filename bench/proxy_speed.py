@@ -29,20 +29,18 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse
-import platform
 import statistics
 import sys
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import version
 from typing import Any
 
 import numpy as np
 import scipy.linalg
 from numpy.typing import NDArray
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 from attribution.engine import make_paper_games
 from attribution.engine.digits.data import (
@@ -64,6 +62,7 @@ from attribution.engine.run import (
     generate_banks,
     run_round,
 )
+from bench.machine import print_machine
 
 FloatArray = NDArray[np.float64]
 
@@ -399,28 +398,6 @@ def print_rounds(rounds: list[RoundRun], metric: str, n_samples: int, n_players:
     )
 
 
-def print_machine(device: str) -> None:
-    import torch
-
-    print("Coalition cost: reference protocol vs the SurrogateSHAP proxy game (digits demo)")
-    print(f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} logical CPUs")
-    packages = ("numpy", "scipy", "torch", "diffusers", "catboost", "shap")
-    print(
-        f"python {platform.python_version()}; "
-        + ", ".join(f"{package} {version(package)}" for package in packages)
-    )
-    env = ", ".join(
-        f"{var}={os.environ.get(var)}"
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    )
-    pools = ", ".join(f"{pool['internal_api']}={pool['num_threads']}" for pool in threadpool_info())
-    print(
-        f"threads: {env}; threadpoolctl: {pools or 'no pools'}; "
-        f"torch.get_num_threads()={torch.get_num_threads()}; CatBoost thread_count=1; "
-        f"device {device}"
-    )
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -465,7 +442,12 @@ def main(argv: list[str]) -> None:
     torch.set_num_threads(1)
     args = parse_args(argv)
     started = time.perf_counter()
-    print_machine(args.device)
+    print_machine(
+        "Coalition cost: reference protocol vs the SurrogateSHAP proxy game (digits demo)",
+        ("numpy", "scipy", "torch", "diffusers", "catboost", "shap"),
+        f"torch.get_num_threads()={torch.get_num_threads()}; CatBoost thread_count=1; "
+        f"device {args.device}",
+    )
     start = time.perf_counter()
     backend, classifier, record = load_digits_models(SHIPPED_WEIGHTS, args.device)
     contributors = make_digits_marketplace(record["recipe"]["data_seed"])
