@@ -6,9 +6,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from attribution import services
 from attribution.models import ContributorValue, ValuationRound
-from attribution.round_config import RoundConfigError
+from attribution.rounds import services
+from attribution.rounds.config import RoundConfigError
 from marketplace.payouts import PayoutError
 
 

@@ -1,7 +1,7 @@
 """Celery tasks: thin wrappers around ``execute_round`` and the distributed round (worker side).
 
 With a real broker and a result backend, ``attribution.execute_round`` fans the round out as a
-chord (see ``attribution.distributed``): one ``attribution.generate_bank`` per contributor on the
+chord (see ``attribution.rounds.fanout``): one ``attribution.generate_bank`` per contributor on the
 ``gpu`` queue, then ``attribution.value_round`` on the ``cpu`` queue. In eager mode, or without a
 result backend (a chord needs one to count its finished units), it runs the whole round itself.
 """
@@ -14,13 +14,13 @@ from uuid import uuid4
 from celery import Celery, chord, shared_task
 from celery.backends.base import DisabledBackend
 
-from attribution.distributed import (
+from attribution.rounds.execution import execute_round
+from attribution.rounds.fanout import (
     claim_for_dispatch,
     dispatch_owner,
     run_bank_unit,
     value_claimed_round,
 )
-from attribution.execution import execute_round
 
 
 @shared_task(name="attribution.execute_round", bind=True, acks_late=True)

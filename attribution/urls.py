@@ -1,12 +1,8 @@
-"""Pages of valuation rounds: the contributor portal and the staff round dashboard."""
+"""Pages of valuation rounds: the contributor portal and the staff round dashboard (wiring only)."""
 
 from django.urls import include, path
 
-from attribution import views
-
 urlpatterns: list = [
-    path("credit/", views.list_credit, name="credit"),
-    path("credit/<int:round_id>/", views.show_statement, name="statement"),
-    path("credit/<int:round_id>/statement.csv", views.download_statement, name="statement-csv"),
-    path("dashboard/", include("attribution.dashboard_urls")),
+    path("", include("attribution.portal.urls")),
+    path("dashboard/", include("attribution.dashboard.urls")),
 ]

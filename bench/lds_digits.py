@@ -59,10 +59,16 @@ from scipy.stats import spearmanr
 from scipy.stats import t as t_dist
 from threadpoolctl import threadpool_limits
 
-from attribution.engine.baselines import embedding_similarity, pixel_similarity
+from attribution.engine.demos.digits.data import make_digits_marketplace
+from attribution.engine.demos.digits.training import SHIPPED_WEIGHTS, load_digits_models
+from attribution.engine.demos.fashion.data import DEFAULT_DIRECTORY
+from attribution.engine.demos.fashion.models import (
+    FashionRecipe,
+    fashion_shops,
+    load_fashion_models,
+    train_fashion_models,
+)
 from attribution.engine.diffusion_training import TrainRecipe
-from attribution.engine.digits.data import make_digits_marketplace
-from attribution.engine.digits.training import SHIPPED_WEIGHTS, load_digits_models
 from attribution.engine.errors import EngineInputError
 from attribution.engine.estimators import (
     ExactShapley,
@@ -70,31 +76,29 @@ from attribution.engine.estimators import (
     LeaveOneOut,
     SurrogateShapley,
 )
-from attribution.engine.evaluation import (
+from attribution.engine.evaluation.baselines import embedding_similarity, pixel_similarity
+from attribution.engine.evaluation.model_utility import (
+    Measurement,
+    SamplingSettings,
+    TrainingContributor,
+)
+from attribution.engine.evaluation.protocol import (
     HeldoutSet,
     counterfactual_change,
     evaluate_heldout_sets,
     lds_over_sets,
     replicate_agreement,
 )
-from attribution.engine.fashion.data import DEFAULT_DIRECTORY
-from attribution.engine.fashion.models import (
-    FashionRecipe,
-    fashion_shops,
-    load_fashion_models,
-    train_fashion_models,
-)
+from attribution.engine.evaluation.retrain_game import RetrainGame
+from attribution.engine.evaluation.sparsified_game import SparsifiedFineTuneGame
+from attribution.engine.games.proxy import ProxyGame
 from attribution.engine.metrics import ClassEntropy, InceptionScore
-from attribution.engine.model_utility import Measurement, SamplingSettings, TrainingContributor
-from attribution.engine.proxy_game import ProxyGame
-from attribution.engine.retrain_game import RetrainGame
 from attribution.engine.run import (
     ContributorInput,
     build_statistics,
     featurize_banks,
     generate_banks,
 )
-from attribution.engine.sparsified_game import SparsifiedFineTuneGame
 from attribution.engine.store import ArtefactStore
 from bench.machine import print_machine
 

@@ -43,18 +43,18 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from attribution.engine import make_paper_games
-from attribution.engine.digits.data import (
+from attribution.engine.demos.digits.data import (
     PlantedContributor,
     load_digit_images,
     make_digits_marketplace,
 )
-from attribution.engine.digits.demo import digits_metrics
-from attribution.engine.digits.training import SHIPPED_WEIGHTS, load_digits_models
+from attribution.engine.demos.digits.demo import digits_metrics
+from attribution.engine.demos.digits.training import SHIPPED_WEIGHTS, load_digits_models
 from attribution.engine.estimators import SurrogateShapley
 from attribution.engine.features import Features, Featurizer
+from attribution.engine.games.proxy import EmptyValue, Metric, ProxyGame
 from attribution.engine.generation import GenerationBackend, contributor_seed
 from attribution.engine.metrics import BankStatistics, compute_bank_statistics
-from attribution.engine.proxy_game import EmptyValue, Metric, ProxyGame
 from attribution.engine.run import (
     ContributorInput,
     build_statistics,

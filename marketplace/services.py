@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.models import Contributor, DataGroup, DataRecord
-from marketplace.uploads import UploadLimits, UploadRejected, ValidatedImage, validate_upload
+from marketplace.uploads.images import UploadLimits, UploadRejected, ValidatedImage, validate_upload
 
 
 def create_data_group(

@@ -235,18 +235,18 @@ WHITENOISE_USE_FINDERS = DEBUG
 # API keys first: its `WWW-Authenticate` header makes unauthenticated requests 401, not 403.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "marketplace.authentication.ApiKeyAuthentication",
+        "marketplace.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "marketplace.api_policy.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "marketplace.api.policy.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [
-        "marketplace.api_policy.AnonRateThrottle",
-        "marketplace.api_policy.UserRateThrottle",
+        "marketplace.api.policy.AnonRateThrottle",
+        "marketplace.api.policy.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("API_THROTTLE_ANON", "60/minute"),
@@ -255,7 +255,7 @@ REST_FRAMEWORK = {
     # Client addresses for anonymous throttling: 0 trusts only REMOTE_ADDR (X-Forwarded-For can be
     # forged); behind N reverse proxies set API_NUM_PROXIES=N.
     "NUM_PROXIES": int(os.environ.get("API_NUM_PROXIES", 0)),
-    "EXCEPTION_HANDLER": "marketplace.api_policy.handle_exception",
+    "EXCEPTION_HANDLER": "marketplace.api.policy.handle_exception",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

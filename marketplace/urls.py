@@ -19,7 +19,8 @@ urlpatterns = [
     path("data/", views.list_data_groups, name="data-groups"),
     path("data/upload/", views.upload_data_group, name="upload-data-group"),
     path("data/<int:group_id>/withdraw/", views.withdraw, name="withdraw-data-group"),
-    path("api/v1/", include("marketplace.api_urls")),
+    path("api/v1/", include("attribution.api.urls")),
+    path("api/v1/", include("marketplace.api.urls")),
     path("admin/", admin.site.urls),
     path("", include("attribution.urls")),
 ]

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from marketplace.forms import DataGroupUploadForm
 from marketplace.models import DataGroup
 from marketplace.services import create_data_group, withdraw_data_group
-from marketplace.uploads import UploadRejected
+from marketplace.uploads.images import UploadRejected
 
 
 def show_home(request: HttpRequest) -> HttpResponse:

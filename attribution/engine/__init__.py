@@ -20,7 +20,7 @@ from attribution.engine.estimators import (
     SurrogateShapley,
     shapley_from_table,
 )
-from attribution.engine.games import (
+from attribution.engine.games.base import (
     EvaluationCounter,
     FunctionGame,
     Game,
@@ -28,14 +28,14 @@ from attribution.engine.games import (
     check_masks,
     check_utilities,
 )
-from attribution.engine.known_games import (
+from attribution.engine.games.known import (
     AdditiveGame,
     AirportGame,
     GloveGame,
     UnanimityGame,
     WeightedMajorityGame,
 )
-from attribution.engine.synthetic_games import (
+from attribution.engine.games.synthetic import (
     InteractionGame,
     LinearGame,
     NonlinearGame,

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from attribution.engine.digits.training import SHIPPED_WEIGHTS, DigitsRecipe
+from attribution.engine.demos.digits.training import SHIPPED_WEIGHTS, DigitsRecipe
 from attribution.engine.errors import EngineInputError
 from attribution.engine.estimators import (
     ExactShapley,
@@ -25,12 +25,12 @@ from attribution.engine.estimators import (
     ShapleyEstimator,
     SurrogateShapley,
 )
-from attribution.engine.games import Game, TableGame
-from attribution.engine.known_games import UnanimityGame
+from attribution.engine.games.base import Game, TableGame
+from attribution.engine.games.known import UnanimityGame
+from attribution.engine.games.synthetic import make_paper_games
+from attribution.engine.games.table import read_coalition_table, write_value_table
 from attribution.engine.progress import TerminalProgress
 from attribution.engine.store import ArtefactStore
-from attribution.engine.synthetic_games import make_paper_games
-from attribution.engine.table import read_coalition_table, write_value_table
 
 METHODS = ("surrogate", "exact", "kernel", "permutation", "loo")
 
@@ -121,7 +121,7 @@ def run_estimate(args: argparse.Namespace) -> int:
 
 
 def run_demo_digits(args: argparse.Namespace) -> int:
-    from attribution.engine.digits.demo import format_report, run_digits_demo
+    from attribution.engine.demos.digits.demo import format_report, run_digits_demo
 
     report = run_digits_demo(
         weights=Path(args.weights),
@@ -143,7 +143,7 @@ def run_demo_digits(args: argparse.Namespace) -> int:
 
 
 def run_train_digits(args: argparse.Namespace) -> int:
-    from attribution.engine.digits.training import DigitsRecipe, train_digits_models
+    from attribution.engine.demos.digits.training import DigitsRecipe, train_digits_models
 
     recipe = DigitsRecipe(steps=args.steps, seed=args.seed)
     output = train_digits_models(Path(args.output), recipe, progress=TerminalProgress())

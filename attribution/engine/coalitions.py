@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from attribution.engine.errors import EngineInputError
-from attribution.engine.games import Masks, check_n_players
+from attribution.engine.games.base import Masks, check_n_players
 
 Strategy = Literal["kernel", "size_uniform", "uniform", "fixed_size"]
 STRATEGIES: tuple[Strategy, ...] = ("kernel", "size_uniform", "uniform", "fixed_size")

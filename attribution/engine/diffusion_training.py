@@ -1,9 +1,9 @@
 """Training a small class-conditional diffusion model (DDPM objective) from images and labels.
 
 One loop serves every game and demo that needs a trained model: the embedded digits model
-(``attribution.engine.digits.training``), the retraining game (a fresh model per coalition) and the
-sparsified fine-tuning game (a pruned model fine-tuned per coalition, its pruned weights held at
-zero by ``frozen_masks``).
+(``attribution.engine.demos.digits.training``), the retraining game (a fresh model per
+coalition) and the sparsified fine-tuning game (a pruned model fine-tuned per coalition, its
+pruned weights held at zero by ``frozen_masks``).
 
 Each step draws a batch of rows with replacement, replaces a fraction ``label_dropout`` of labels by
 the null label (for classifier-free guidance), noises the images at uniform random timesteps and

@@ -2,9 +2,9 @@
 
 A *featurizer* is any callable mapping images of shape (K, channels, H, W), float in [0, 1], to
 ``Features``. The embedded default is the small digits classifier
-(``attribution.engine.digits.classifier``); real deployments load Inception-v3 (a TorchScript file,
-as used by the standard FID implementations) or a CLIP model from a local path. Nothing here
-downloads weights.
+(``attribution.engine.demos.digits.classifier``); real deployments load Inception-v3 (a
+TorchScript file, as used by the standard FID implementations) or a CLIP model from a local
+path. Nothing here downloads weights.
 """
 
 from __future__ import annotations

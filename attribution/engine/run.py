@@ -23,10 +23,10 @@ from numpy.typing import NDArray
 from attribution.engine.errors import EngineInputError
 from attribution.engine.estimators import ExactShapley, ShapleyEstimator, SurrogateShapley
 from attribution.engine.features import Features, Featurizer
+from attribution.engine.games.proxy import EmptyValue, Metric, ProxyGame
 from attribution.engine.generation import GenerationBackend, contributor_seed
 from attribution.engine.metrics import BankStatistics, compute_bank_statistics
 from attribution.engine.progress import Progress, report
-from attribution.engine.proxy_game import EmptyValue, Metric, ProxyGame
 from attribution.engine.store import ArtefactStore
 
 Images = NDArray[np.float32]

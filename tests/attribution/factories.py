@@ -2,7 +2,7 @@
 
 The builders create the smallest valid world: a built-in digits model version conditioned on the
 contributor, contributors with an accepted, consented data group of a few labelled records, and a
-draft round over them. ``FakeEngine`` stands in for ``attribution.round_engine.run_engine``: it
+draft round over them. ``FakeEngine`` stands in for ``attribution.rounds.runner.run_engine``: it
 never touches the diffusion engine and returns values fixed by the config's contributor keys.
 """
 
@@ -20,10 +20,10 @@ import pytest
 from django.core.files.base import ContentFile
 from pytest_django import Settings
 
-from attribution.execution import execute_round
 from attribution.models import ValuationRound
-from attribution.round_engine import EngineOutcome, EngineProgress
-from attribution.services import start_round
+from attribution.rounds.execution import execute_round
+from attribution.rounds.runner import EngineOutcome, EngineProgress
+from attribution.rounds.services import start_round
 from marketplace.models import Contributor, DataGroup, DataRecord, ModelVersion
 
 KEYS = ("alice", "bob", "carol")

@@ -25,7 +25,7 @@ from attribution.engine.generation import contributor_seed
 from attribution.engine.progress import Progress, report
 from attribution.engine.run import ContributorInput, generate_banks
 from attribution.engine.store import ArtefactStore
-from attribution.round_engine import EngineOutcome, EngineProgress, generate_contributor_bank
+from attribution.rounds.runner import EngineOutcome, EngineProgress, generate_contributor_bank
 
 LOG_ENV = "CREDITSHARE_FAKE_UNIT_LOG"
 SECONDS_ENV = "CREDITSHARE_FAKE_UNIT_SECONDS"

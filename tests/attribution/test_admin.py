@@ -9,9 +9,9 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
-from attribution import execution
 from attribution.models import ValuationRound
-from attribution.services import start_round
+from attribution.rounds import execution
+from attribution.rounds.services import start_round
 from marketplace.models import PayoutBatch, User
 from tests.attribution.factories import (
     FakeEngine,

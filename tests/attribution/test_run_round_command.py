@@ -8,9 +8,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from attribution import execution
 from attribution.models import ValuationRound
-from attribution.services import start_round
+from attribution.rounds import execution
+from attribution.rounds.services import start_round
 from tests.attribution.factories import (
     FakeEngine,
     make_round,

@@ -10,12 +10,12 @@ import pytest
 import torch
 from numpy.typing import NDArray
 
+from attribution.engine.demos.digits.data import load_digit_images
 from attribution.engine.diffusion_training import (
     TrainRecipe,
     apply_masks,
     train_class_conditional,
 )
-from attribution.engine.digits.data import load_digit_images
 from attribution.engine.errors import EngineInputError
 from attribution.engine.generation import state_dict_sha256
 

@@ -12,7 +12,7 @@ import pytest
 from numpy.typing import NDArray
 
 from attribution.engine.__main__ import main
-from attribution.engine.known_games import UnanimityGame
+from attribution.engine.games.known import UnanimityGame
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_METHODS = ("exact", "permutation", "kernel", "loo", "surrogate", "surrogate+bc")

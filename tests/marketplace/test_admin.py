@@ -13,7 +13,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
 
-from attribution.services import create_payouts
+from attribution.rounds.services import create_payouts
 from marketplace.models import Contributor, DataGroup, PayoutBatch, User
 from tests.attribution.factories import (
     make_contributor,

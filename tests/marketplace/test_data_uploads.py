@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from marketplace.models import Contributor, DataGroup, DataRecord, User
 from marketplace.services import create_data_group, withdraw_data_group
-from marketplace.uploads import UploadRejected
-from tests.marketplace.upload_corpus import csv_bytes, png, zip_archive
+from marketplace.uploads.images import UploadRejected
+from tests.marketplace.uploads.upload_corpus import csv_bytes, png, zip_archive
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from attribution.engine.errors import BudgetTooSmallError, EngineInputError
-from attribution.engine.games import EvaluationCounter, Game, check_game
+from attribution.engine.games.base import EvaluationCounter, Game, check_game
 
 
 class ShapleyEstimator(ABC):

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from attribution.engine.coalitions import enumerate_masks
 from attribution.engine.errors import TooManyPlayersError
 from attribution.engine.estimators.base import ShapleyEstimator
-from attribution.engine.games import Game
+from attribution.engine.games.base import Game
 from attribution.engine.progress import Progress, report
 
 DEFAULT_MAX_PLAYERS = 20

@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 from attribution.engine.coalitions import sample_coalitions
 from attribution.engine.estimators.base import ShapleyEstimator, check_budget, endpoint_masks
 from attribution.engine.estimators.regression import solve_efficient_regression
-from attribution.engine.games import Game
+from attribution.engine.games.base import Game
 from attribution.engine.progress import Progress, report
 
 

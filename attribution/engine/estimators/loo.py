@@ -7,7 +7,7 @@ from typing import Self
 import numpy as np
 
 from attribution.engine.estimators.base import ShapleyEstimator
-from attribution.engine.games import Game
+from attribution.engine.games.base import Game
 
 
 class LeaveOneOut(ShapleyEstimator):

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from attribution.engine.estimators.base import ShapleyEstimator, check_budget
-from attribution.engine.games import EvaluationCounter, Game
+from attribution.engine.games.base import EvaluationCounter, Game
 from attribution.engine.progress import Progress, report
 
 

@@ -38,7 +38,7 @@ from attribution.engine.estimators.regression import (
     solve_efficient_regression,
 )
 from attribution.engine.estimators.tree_shapley import tree_game_shapley
-from attribution.engine.games import Game, check_masks, check_utilities
+from attribution.engine.games.base import Game, check_masks, check_utilities
 from attribution.engine.progress import Progress, report
 
 Efficiency = Literal["uniform", "none"]

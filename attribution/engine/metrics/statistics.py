@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from attribution.engine.errors import EngineInputError
-from attribution.engine.games import check_masks
+from attribution.engine.games.base import check_masks
 
 FloatArray = NDArray[np.float64]
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from attribution.execution import execute_round
 from attribution.models import ValuationRound
-from attribution.round_config import RoundConfigError
-from attribution.services import RoundStateError, start_round
+from attribution.rounds.config import RoundConfigError
+from attribution.rounds.execution import execute_round
+from attribution.rounds.services import RoundStateError, start_round
 
 
 class Command(BaseCommand):

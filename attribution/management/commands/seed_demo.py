@@ -18,9 +18,9 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
-from attribution.execution import execute_round
 from attribution.models import ValuationRound
-from attribution.services import create_payouts, start_round
+from attribution.rounds.execution import execute_round
+from attribution.rounds.services import create_payouts, start_round
 from marketplace.models import Contributor, DataGroup, ModelVersion, User
 from marketplace.services import create_data_group
 
@@ -45,8 +45,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-round", action="store_true", help="seed data only")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from attribution.engine.digits.data import make_digits_marketplace
-        from attribution.engine.digits.training import SHIPPED_WEIGHTS
+        from attribution.engine.demos.digits.data import make_digits_marketplace
+        from attribution.engine.demos.digits.training import SHIPPED_WEIGHTS
 
         planted = make_digits_marketplace(0)
         with transaction.atomic():

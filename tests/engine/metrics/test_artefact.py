@@ -7,13 +7,13 @@ import pytest
 
 from attribution.engine import ExactShapley
 from attribution.engine.errors import EngineInputError
+from attribution.engine.games.proxy import ProxyGame
 from attribution.engine.metrics import (
     ArtefactFreeRate,
     MeanScore,
     compute_bank_statistics,
     mixture_weights,
 )
-from attribution.engine.proxy_game import ProxyGame
 
 SEED = 13
 DATA_SIZES = np.array([2, 7, 1, 3, 5])

@@ -1,0 +1,12 @@
+"""Staff round dashboard URLs (included under ``dashboard/`` by ``attribution.urls``)."""
+
+from django.urls import path
+
+from attribution.dashboard import views
+
+urlpatterns = [
+    path("", views.list_rounds, name="round-dashboard-list"),
+    path("compare/", views.compare_rounds, name="round-compare"),
+    path("<int:round_id>/", views.show_round, name="round-dashboard"),
+    path("<int:round_id>/progress.json", views.show_round_progress, name="round-progress"),
+]

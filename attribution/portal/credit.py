@@ -1,0 +1,287 @@
+"""A contributor's credit: one line per succeeded round, and the full statement of one round.
+
+Everything here is about *one* contributor's numbers. Other contributors' values only leave this
+module as ``round_values`` (for the anonymised distribution chart, which bins them) and as the
+round's total; names, keys and individual values of others never do.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Sum
+
+from attribution.models import ContributorValue, ValuationRound
+from attribution.portal.charts import format_number
+from attribution.portal.explanations import MetricExplanation, explain_metric
+from marketplace.models import Contributor, Payout, PayoutBatch
+from marketplace.payouts import format_amount, minor_unit_exponent, to_minor_unit
+
+#: Column order of the statement CSV.
+CSV_COLUMNS = (
+    "round",
+    "metric",
+    "method",
+    "budget",
+    "value",
+    "stderr",
+    "ci_low",
+    "ci_high",
+    "rank",
+    "n_contributors",
+    "share",
+    "payout",
+    "currency",
+)
+
+
+@dataclass(frozen=True)
+class PayoutLine:
+    """The contributor's amount in a round's payout batch."""
+
+    amount: Decimal
+    currency: str
+    approved: bool
+    pool_share: Decimal
+    pool: Decimal
+
+    @property
+    def display(self) -> str:
+        """E.g. ``"EUR 33.33"``: the amount in the currency's minor unit."""
+        return format_amount(
+            self.amount, self.currency, minor_unit_exponent=minor_unit_exponent(self.currency)
+        )
+
+    @property
+    def pool_display(self) -> str:
+        """The whole pool of the batch, e.g. ``"EUR 100.00"``."""
+        return format_amount(to_minor_unit(self.pool, self.currency), self.currency)
+
+    @property
+    def pool_share_display(self) -> str:
+        """The contributor's part of the pool after the negative-value policy, e.g. ``"33.33%"``."""
+        return f"{self.pool_share * 100:.2f}%"
+
+    @property
+    def exact(self) -> Decimal:
+        """The amount quantized to the currency's minor unit (it is stored with 4 places)."""
+        return to_minor_unit(self.amount, self.currency)
+
+
+@dataclass(frozen=True)
+class CreditLine:
+    """The contributor's result in one succeeded round."""
+
+    round: ValuationRound
+    value: float
+    stderr: float | None
+    ci_low: float | None
+    ci_high: float | None
+    rank: int
+    n_contributors: int
+    share: float | None
+    payout: PayoutLine | None
+
+    @property
+    def metric(self) -> MetricExplanation:
+        return explain_metric(self.round.metric)
+
+    @property
+    def finished_at(self) -> datetime:
+        return self.round.finished_at or self.round.created_at
+
+    @property
+    def value_display(self) -> str:
+        return format_number(self.value)
+
+    @property
+    def ci(self) -> tuple[float, float] | None:
+        """The 95% confidence interval (low, high), or None when the method gives none."""
+        if self.ci_low is None or self.ci_high is None:
+            return None
+        return (self.ci_low, self.ci_high)
+
+    @property
+    def has_ci(self) -> bool:
+        return self.ci is not None
+
+    @property
+    def ci_display(self) -> str:
+        """``"1.5 to 2.1"``, or an em dash when the method gives no interval."""
+        if self.ci_low is None or self.ci_high is None:
+            return "—"
+        return f"{format_number(self.ci_low)} to {format_number(self.ci_high)}"
+
+    @property
+    def share_display(self) -> str:
+        return "—" if self.share is None else f"{self.share * 100:.1f}%"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """Everything the statement page and CSV say about one contributor in one round."""
+
+    line: CreditLine
+    n_evaluations: int | None
+    total: float | None
+    values_sum: float
+    efficiency_gap: float | None
+    raw_efficiency_gap: float | None
+    cv_r2: float | None
+
+    @property
+    def round(self) -> ValuationRound:
+        return self.line.round
+
+    @property
+    def total_display(self) -> str:
+        return "—" if self.total is None else format_number(self.total)
+
+    @property
+    def values_sum_display(self) -> str:
+        return format_number(self.values_sum)
+
+    @property
+    def difference_display(self) -> str:
+        return "—" if self.total is None else format_number(self.values_sum - self.total)
+
+    @property
+    def adds_up(self) -> bool:
+        """Σ values equals v(N) − v(∅) up to round-off (relative 1e-6)."""
+        if self.total is None:
+            return False
+        return math.isclose(self.values_sum, self.total, rel_tol=1e-6, abs_tol=1e-9)
+
+    @property
+    def correction_display(self) -> str:
+        """What the surrogate's efficiency correction added to each value: −raw gap ÷ n."""
+        if self.raw_efficiency_gap is None or not self.line.n_contributors:
+            return "—"
+        return format_number(-self.raw_efficiency_gap / self.line.n_contributors)
+
+    @property
+    def cv_r2_percent(self) -> str:
+        return "—" if self.cv_r2 is None else f"{max(self.cv_r2, 0.0) * 100:.0f}%"
+
+    def csv_row(self) -> list[Any]:
+        """The statement as one CSV row in ``CSV_COLUMNS`` order (text cells not yet escaped)."""
+        line = self.line
+        return [
+            self.round.title,
+            self.round.get_metric_display(),
+            self.round.get_estimator_display(),
+            self.round.budget,
+            repr(line.value),
+            _plain(line.stderr),
+            _plain(line.ci_low),
+            _plain(line.ci_high),
+            line.rank,
+            line.n_contributors,
+            _plain(line.share),
+            "" if line.payout is None else str(line.payout.exact),
+            self.round.currency,
+        ]
+
+
+def succeeded_values(contributor: Contributor) -> Any:
+    """The contributor's ContributorValue rows in succeeded rounds, with the round's size."""
+    return (
+        ContributorValue.objects.filter(
+            contributor=contributor, round__status=ValuationRound.Status.SUCCEEDED
+        )
+        .select_related("round", "round__payout_batch")
+        .annotate(n_contributors=Count("round__values"))
+    )
+
+
+def collect_credit(contributor: Contributor) -> list[CreditLine]:
+    """One line per succeeded round the contributor was valued in, newest first."""
+    rows = list(succeeded_values(contributor))
+    payouts = _payouts(contributor, [row.round.payout_batch_id for row in rows])
+    lines = [_line(row, payouts.get(row.round.payout_batch_id)) for row in rows]
+    return sorted(lines, key=lambda line: (line.finished_at, line.round.pk), reverse=True)
+
+
+def find_credit(contributor: Contributor, round_id: int) -> CreditLine | None:
+    """The contributor's line in one round; None if they are not in it or it has not succeeded."""
+    row = succeeded_values(contributor).filter(round_id=round_id).first()
+    if row is None:
+        return None
+    payouts = _payouts(contributor, [row.round.payout_batch_id])
+    return _line(row, payouts.get(row.round.payout_batch_id))
+
+
+def build_statement(line: CreditLine) -> Statement:
+    """The line plus the round's totals and diagnostics."""
+    round = line.round
+    diagnostics = round.diagnostics if isinstance(round.diagnostics, dict) else {}
+    values_sum = ContributorValue.objects.filter(round=round).aggregate(total=Sum("value"))
+    total = (
+        None
+        if round.grand_value is None or round.baseline is None
+        else round.grand_value - round.baseline
+    )
+    n_evaluations = diagnostics.get("n_evaluations")
+    return Statement(
+        line=line,
+        n_evaluations=int(n_evaluations) if isinstance(n_evaluations, int | float) else None,
+        total=total,
+        values_sum=float(values_sum["total"] or 0.0),
+        efficiency_gap=_finite(diagnostics.get("efficiency_gap")),
+        raw_efficiency_gap=_finite(diagnostics.get("raw_efficiency_gap")),
+        cv_r2=_finite(diagnostics.get("cv_r2")),
+    )
+
+
+def round_values(round: ValuationRound) -> list[float]:
+    """Every contributor's value in the round, in no meaningful order (for binning only)."""
+    return sorted(ContributorValue.objects.filter(round=round).values_list("value", flat=True))
+
+
+def _line(row: ContributorValue, payout: PayoutLine | None) -> CreditLine:
+    return CreditLine(
+        round=row.round,
+        value=row.value,
+        stderr=row.stderr,
+        ci_low=row.ci_low,
+        ci_high=row.ci_high,
+        rank=row.rank,
+        n_contributors=row.n_contributors,  # type: ignore[attr-defined]
+        share=row.share,
+        payout=payout,
+    )
+
+
+def _payouts(contributor: Contributor, batch_ids: list[int | None]) -> dict[int, PayoutLine]:
+    """Batch id → the contributor's payout in it."""
+    ids = [batch_id for batch_id in batch_ids if batch_id is not None]
+    if not ids:
+        return {}
+    payouts = Payout.objects.filter(contributor=contributor, batch_id__in=ids).select_related(
+        "batch"
+    )
+    return {
+        payout.batch_id: PayoutLine(
+            amount=payout.amount,
+            currency=payout.batch.currency,
+            approved=payout.batch.status == PayoutBatch.Status.APPROVED,
+            pool_share=payout.share,
+            pool=payout.batch.pool,
+        )
+        for payout in payouts
+    }
+
+
+def _finite(value: object) -> float | None:
+    """A diagnostics number as a float, or None if it is missing, not a number, NaN or infinite."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _plain(value: float | None) -> str:
+    return "" if value is None else repr(value)

@@ -1,0 +1,167 @@
+"""The dashboard's plotly figures: trace types, order, error bars, titles and axis titles."""
+
+from __future__ import annotations
+
+import json
+
+import plotly.graph_objects as go
+import pytest
+
+from attribution.dashboard import charts
+
+
+def as_json(figure: go.Figure) -> dict:
+    """The figure as the page receives it."""
+    return json.loads(figure.to_json())
+
+
+def assert_labelled(figure: dict, *, title: str, x_title: str, y_title: str) -> None:
+    layout = figure["layout"]
+    assert title in layout["title"]["text"]
+    assert layout["xaxis"]["title"]["text"] == x_title
+    assert layout["yaxis"]["title"]["text"] == y_title
+    assert all(trace.get("hovertemplate") or trace.get("hoverinfo") for trace in figure["data"])
+
+
+def test_values_are_bars_sorted_high_to_low_with_asymmetric_error_bars() -> None:
+    figure = as_json(
+        charts.plot_values(
+            ["Bob", "Alice", "Carol"],
+            [1.0, 3.0, 2.0],
+            [0.5, 2.0, 1.9],
+            [1.25, 4.5, 2.1],
+            value_title="Shapley value (Inception Score)",
+        )
+    )
+
+    (bar,) = figure["data"]
+    assert bar["type"] == "bar"
+    assert bar["orientation"] == "h"  # long names stay readable
+    assert bar["y"] == ["Alice", "Carol", "Bob"]
+    assert figure["layout"]["yaxis"]["autorange"] == "reversed"  # highest at the top
+    assert bar["x"] == [3.0, 2.0, 1.0]
+    assert bar["error_x"]["symmetric"] is False
+    assert bar["error_x"]["array"] == pytest.approx([1.5, 0.1, 0.25], abs=1e-12)
+    assert bar["error_x"]["arrayminus"] == pytest.approx([1.0, 0.1, 0.5], abs=1e-12)
+    assert_labelled(
+        figure,
+        title="95% confidence intervals",
+        x_title="Shapley value (Inception Score)",
+        y_title="Contributor",
+    )
+
+
+def test_bar_charts_grow_with_the_number_of_contributors() -> None:
+    few = as_json(charts.plot_values(["a", "b"], [1.0, 2.0], [None] * 2, [None] * 2))
+    labels = [f"contributor {i}" for i in range(40)]
+    many = as_json(charts.plot_values(labels, [1.0] * 40, [None] * 40, [None] * 40))
+
+    assert few["layout"]["height"] == charts.HEIGHT_PX
+    assert many["layout"]["height"] > 40 * 20
+
+
+def test_values_without_intervals_have_no_error_bars_and_say_so() -> None:
+    figure = as_json(charts.plot_values(["a", "b"], [1.0, 2.0], [None, None], [None, None]))
+
+    assert "error_x" not in figure["data"][0]
+    assert "no confidence intervals" in figure["layout"]["title"]["text"]
+
+
+def test_exact_values_are_drawn_as_markers_in_the_same_order() -> None:
+    figure = as_json(
+        charts.plot_values(
+            ["a", "b"], [1.0, 2.0], [0.9, 1.9], [1.1, 2.1], exact_values=[1.05, 1.95]
+        )
+    )
+
+    bar, exact = figure["data"]
+    assert exact["type"] == "scatter"
+    assert exact["mode"] == "markers"
+    assert exact["y"] == bar["y"] == ["b", "a"]
+    assert exact["x"] == [1.95, 1.05]
+
+
+def test_shares_are_percent_bars() -> None:
+    figure = as_json(charts.plot_shares(["a", "b", "c"], [0.25, 0.75, None]))
+
+    (bar,) = figure["data"]
+    assert bar["type"] == "bar"
+    assert bar["y"] == ["b", "a", "c"]
+    assert bar["x"] == [0.75, 0.25, None]
+    assert figure["layout"]["xaxis"]["tickformat"] == ".0%"
+    assert_labelled(
+        figure,
+        title="Share of v(N) − v(∅)",
+        x_title="Share of the total gain",
+        y_title="Contributor",
+    )
+
+
+def test_held_out_selection_skips_empty_and_grand_coalitions_and_missing_predictions() -> None:
+    observed = [0.0, 10.0, 3.0, 4.0, 5.0, 6.0]
+    predicted = [None, None, 3.5, None, 4.5, float("nan")]
+
+    assert charts.select_held_out(observed, predicted) == ([3.0, 5.0], [3.5, 4.5], [2, 4])
+
+
+def test_surrogate_fit_is_a_scatter_with_the_identity_line_and_r2_in_the_title() -> None:
+    figure = as_json(
+        charts.plot_surrogate_fit([1.0, 2.0, 3.0], [1.5, 1.0, 3.5], 0.8766, rows=[2, 3, 4])
+    )
+
+    points, identity = figure["data"]
+    assert points["type"] == identity["type"] == "scatter"
+    assert points["mode"] == "markers"
+    assert points["x"] == [1.0, 2.0, 3.0]
+    assert points["y"] == [1.5, 1.0, 3.5]
+    assert identity["mode"] == "lines"
+    assert identity["x"] == identity["y"] == [1.0, 3.5]
+    assert "R² = 0.877" in figure["layout"]["title"]["text"]
+    assert_labelled(
+        figure,
+        title="held-out coalitions",
+        x_title="Observed utility",
+        y_title="Predicted utility (out of fold)",
+    )
+
+
+def test_surrogate_fit_without_r2_or_points_still_renders() -> None:
+    figure = as_json(charts.plot_surrogate_fit([], [], None))
+
+    assert len(figure["data"]) == 1
+    assert "R² = n/a" in figure["layout"]["title"]["text"]
+
+
+def test_convergence_has_one_line_per_contributor() -> None:
+    figure = as_json(
+        charts.plot_convergence([10, 20, 30], {"Alice": [1.0, 1.1, 1.2], "Bob": [0.5, 0.4, 0.45]})
+    )
+
+    assert [trace["name"] for trace in figure["data"]] == ["Alice", "Bob"]
+    for trace in figure["data"]:
+        assert trace["type"] == "scatter"
+        assert trace["mode"] == "lines+markers"
+        assert trace["x"] == [10, 20, 30]
+    assert_labelled(
+        figure,
+        title="Convergence",
+        x_title="Coalitions evaluated",
+        y_title="Shapley value",
+    )
+
+
+def test_comparison_is_grouped_bars_with_gaps_for_absent_contributors() -> None:
+    figure = as_json(
+        charts.plot_comparison(
+            ["a", "b", "c"], [1.0, 2.0, None], [1.5, None, 0.5], name_a="A: #1", name_b="B: #2"
+        )
+    )
+
+    first, second = figure["data"]
+    assert first["type"] == second["type"] == "bar"
+    assert (first["name"], second["name"]) == ("A: #1", "B: #2")
+    assert first["y"] == second["y"] == ["a", "b", "c"]
+    assert first["x"] == [1.0, 2.0, None]
+    assert second["x"] == [1.5, None, 0.5]
+    assert figure["layout"]["barmode"] == "group"
+    assert_labelled(figure, title="both rounds", x_title="Shapley value", y_title="Contributor")

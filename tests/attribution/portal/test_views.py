@@ -1,0 +1,434 @@
+"""The contributor portal through its URLs: credit list, statement page and statement CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.utils.html import escape
+
+from attribution.models import ContributorValue, ValuationRound
+from attribution.portal.explanations import describe_policies
+from attribution.rounds.services import create_payouts, start_round
+from marketplace.models import Contributor, Payout, User
+from tests.attribution.factories import make_round, make_succeeded_round, tmp_media  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+VALUES = {"alice": 1.2345678901, "bob": 2.7182818285, "carol": 0.5772156649}
+BOB_SHARE = VALUES["bob"] / sum(VALUES.values())
+DIAGNOSTICS = {
+    "n_evaluations": 14,
+    "efficiency_gap": 0.0,
+    "raw_efficiency_gap": 0.0375,
+    "cv_r2": 0.9321,
+    "timings": {"generate": 1.0},
+}
+
+
+def sign_in(
+    client: Client, username: str, contributor: Contributor | None, **fields: object
+) -> Client:
+    user = User.objects.create_user(username, password="pw", contributor=contributor, **fields)
+    client.force_login(user)
+    return client
+
+
+def succeeded_round(
+    values: dict[str, float] = VALUES, *, title: str = "Spring digits", **fields: object
+) -> ValuationRound:
+    """A succeeded round over alice, bob and carol with surrogate-like diagnostics."""
+    round = make_succeeded_round(dict(values), **fields)
+    ValuationRound.objects.filter(pk=round.pk).update(title=title, diagnostics=DIAGNOSTICS)
+    round.refresh_from_db()
+    return round
+
+
+@pytest.fixture
+def round() -> ValuationRound:
+    return succeeded_round()
+
+
+@pytest.fixture
+def bob(round: ValuationRound) -> Contributor:
+    return Contributor.objects.get(key="bob")
+
+
+@pytest.fixture
+def bob_client(client: Client, bob: Contributor) -> Client:
+    return sign_in(client, "bob-user", bob)
+
+
+def page(client: Client, url: str) -> str:
+    """The page's HTML with runs of whitespace collapsed, so assertions ignore line breaks."""
+    response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    return " ".join(response.content.decode().split())
+
+
+def csv_rows(client: Client, url: str) -> list[list[str]]:
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+def embedded_figure(html: str, element_id: str) -> dict:
+    match = re.search(rf'<script id="{element_id}" type="application/json">(.*?)</script>', html)
+    assert match, f"no figure {element_id}"
+    return json.loads(match.group(1))
+
+
+# --- access ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/credit/", "/credit/{id}/", "/credit/{id}/statement.csv"])
+def test_pages_require_sign_in(client: Client, round: ValuationRound, path: str) -> None:
+    response = client.get(path.format(id=round.pk))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize("path", ["/credit/", "/credit/{id}/", "/credit/{id}/statement.csv"])
+def test_an_account_without_contributor_gets_a_friendly_403(
+    client: Client, round: ValuationRound, path: str
+) -> None:
+    sign_in(client, "staffer", None, is_staff=True)
+
+    response = client.get(path.format(id=round.pk))
+
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "does not act for a contributor" in html
+    assert "round dashboard" in html  # staff are pointed to where they can look
+
+
+def test_a_statement_of_a_round_the_contributor_is_not_in_is_404(client: Client) -> None:
+    round = succeeded_round()
+    outsider = Contributor.objects.create(key="dave", name="Dave")
+    sign_in(client, "dave-user", outsider)
+
+    assert client.get(f"/credit/{round.pk}/").status_code == 404
+    assert client.get(f"/credit/{round.pk}/statement.csv").status_code == 404
+    assert "Spring digits" not in page(client, "/credit/")
+
+
+def test_unfinished_and_failed_rounds_are_not_shown(bob_client: Client, bob: Contributor) -> None:
+    others = list(Contributor.objects.filter(key__in=["alice", "carol"]))
+    queued = make_round(contributors=[bob, *others])
+    start_round(queued.pk, enqueue=False)
+    failed = make_round(contributors=[bob, *others])
+    ValuationRound.objects.filter(pk=queued.pk).update(title="Queued round")
+    ValuationRound.objects.filter(pk=failed.pk).update(
+        title="Failed round", status=ValuationRound.Status.FAILED
+    )
+
+    listing = page(bob_client, "/credit/")
+
+    assert "Queued round" not in listing
+    assert "Failed round" not in listing
+    for unfinished in (queued, failed):
+        assert bob_client.get(f"/credit/{unfinished.pk}/").status_code == 404
+        assert bob_client.get(f"/credit/{unfinished.pk}/statement.csv").status_code == 404
+    assert bob_client.get("/credit/999999/").status_code == 404
+
+
+# --- the credit list ------------------------------------------------------------------------
+
+
+def test_credit_lists_value_ci_rank_share_and_payout(
+    bob_client: Client, round: ValuationRound, bob: Contributor
+) -> None:
+    create_payouts(round.pk)
+    amount = Payout.objects.get(contributor=bob).amount
+
+    html = page(bob_client, "/credit/")
+
+    assert "Spring digits" in html
+    assert f'href="/credit/{round.pk}/"' in html
+    assert "Inception Score" in html
+    assert round.finished_at.strftime("%Y-%m-%d") in html
+    assert "2.718" in html
+    assert "2.468 to 2.968" in html  # the fake engine's CI is value ± 0.25
+    assert "1 of 3" in html
+    assert f"{BOB_SHARE * 100:.1f}%" in html
+    assert f"EUR {amount.quantize(Decimal('0.01'))}" in html
+    assert "draft" in html
+
+
+def test_credit_shows_a_history_chart_across_rounds(
+    bob_client: Client, round: ValuationRound, bob: Contributor
+) -> None:
+    others = list(Contributor.objects.filter(key__in=["alice", "carol"]))
+    second = succeeded_round(
+        {"alice": 3.0, "bob": 1.0, "carol": 1.0},
+        title="Summer digits",
+        contributors=[*others, bob],
+        metric=ValuationRound.Metric.CLASS_ENTROPY,
+    )
+
+    html = page(bob_client, "/credit/")
+
+    table = html[html.index("<table") :]
+    assert table.index("Summer digits") < table.index("Spring digits")  # newest first
+    assert second.get_metric_display() in html
+    figure = embedded_figure(html, "history-figure")
+    (trace,) = figure["data"]
+    assert trace["y"] == pytest.approx([BOB_SHARE * 100, 20.0])  # oldest first
+    assert figure["layout"]["yaxis"]["title"]["text"] == "Share of the round's total value (%)"
+    assert 'data-figure="history-figure"' in html
+
+
+def test_credit_without_rounds_explains_and_draws_no_chart(client: Client) -> None:
+    sign_in(client, "eve-user", Contributor.objects.create(key="eve", name="Eve"))
+
+    html = page(client, "/credit/")
+
+    assert "No valuation round that included your data has finished yet" in html
+    assert "history-figure" not in html
+    assert "plotly.min.js" not in html
+
+
+def test_charts_load_only_vendored_scripts_and_no_inline_code(
+    bob_client: Client, round: ValuationRound
+) -> None:
+    for url in ("/credit/", f"/credit/{round.pk}/"):
+        html = page(bob_client, url)
+        scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, flags=re.DOTALL)
+        sources = [re.search(r'src="([^"]+)"', attrs) for attrs, _ in scripts]
+        assert "/static/vendor/plotly.min.js" in [s.group(1) for s in sources if s]
+        assert "/static/js/charts.js" in [s.group(1) for s in sources if s]
+        for (attrs, body), source in zip(scripts, sources, strict=True):
+            assert source or 'type="application/json"' in attrs, attrs
+            assert source is None or not body.strip()
+
+
+@pytest.mark.parametrize(
+    ("path", "marker"),
+    [("/static/vendor/plotly.min.js", b"plotly.js v"), ("/static/js/charts.js", b"Plotly.newPlot")],
+)
+def test_chart_scripts_are_served(client: Client, path: str, marker: bytes) -> None:
+    response = client.get(path)
+    content = response.getvalue()
+    response.close()
+
+    assert response.status_code == 200
+    assert marker in content
+
+
+# --- the statement --------------------------------------------------------------------------
+
+
+def test_statement_explains_metric_method_budget_and_efficiency(
+    bob_client: Client, round: ValuationRound
+) -> None:
+    html = page(bob_client, f"/credit/{round.pk}/")
+
+    assert "Spring digits" in html
+    assert "The Inception Score rewards generated images" in html
+    assert "a bank of images conditioned on that" in html
+    assert "gradient-boosted tree model (the surrogate)" in html
+    assert "exact Shapley value of that surrogate" in html
+    assert "budget was 16 metric evaluations" in html
+    assert "14 coalitions were evaluated" in html
+    total = f"{sum(VALUES.values()):.4g}"
+    assert f"v(N) − v(∅) = <strong>{total}</strong>" in html
+    assert f"values sum to <strong>{total}</strong>, which matches" in html
+    assert "cross-validated R² is 0.932" in html
+    assert "explains 93% of the variation" in html
+    assert "summed to 0.0375 more than the total" in html
+    assert "changed every contributor's value by -0.0125" in html  # −0.0375 / 3
+
+
+def test_statement_shows_value_ci_rank_share_payout_and_policy(
+    bob_client: Client, round: ValuationRound, bob: Contributor
+) -> None:
+    create_payouts(round.pk)
+    amount = Payout.objects.get(contributor=bob).amount.quantize(Decimal("0.01"))
+
+    html = page(bob_client, f"/credit/{round.pk}/")
+
+    assert "<strong>2.718</strong>" in html
+    assert "2.468 to 2.968" in html
+    assert "1 of 3" in html
+    assert f"{BOB_SHARE * 100:.1f}%" in html
+    assert f"EUR {amount}" in html
+    assert "of the pool of EUR 100.00" in html
+    floor_name, _ = describe_policies().policies["floor"]
+    assert f"This round's policy: {floor_name}." in html
+    assert "paid nothing, and they are not charged either" in html
+    assert escape(describe_policies().sharing[0]) in html
+    assert f"/credit/{round.pk}/statement.csv" in html
+
+
+def test_statement_of_a_reject_round_explains_the_reject_policy(client: Client) -> None:
+    round = succeeded_round(negative_policy=ValuationRound.NegativePolicy.REJECT)
+    sign_in(client, "bob-user", Contributor.objects.get(key="bob"))
+
+    html = page(client, f"/credit/{round.pk}/")
+
+    assert "This round's policy: Reject." in html
+    assert "no payouts are made for the round" in html
+    assert "none yet" in html
+
+
+def test_statement_of_a_negative_value_says_so(client: Client) -> None:
+    round = succeeded_round({"alice": 2.0, "bob": -0.5, "carol": 1.0})
+    bob = Contributor.objects.get(key="bob")
+    create_payouts(round.pk)
+    sign_in(client, "bob-user", bob)
+
+    html = page(client, f"/credit/{round.pk}/")
+
+    assert "Your value is below zero" in html
+    assert "EUR 0.00" in html
+    assert "3 of 3" in html
+
+
+def test_statement_names_other_estimators(client: Client) -> None:
+    round = succeeded_round(estimator=ValuationRound.Estimator.EXACT)
+    sign_in(client, "bob-user", Contributor.objects.get(key="bob"))
+
+    html = page(client, f"/credit/{round.pk}/")
+
+    assert "All 2^3 = 8 coalitions were evaluated" in html
+    assert "Exact (all coalitions)" in html
+    assert "surrogate" not in html.lower()  # its diagnostics are not described for other methods
+
+
+def test_statement_charts_the_anonymised_distribution_with_own_value_and_ci(
+    bob_client: Client, round: ValuationRound
+) -> None:
+    html = page(bob_client, f"/credit/{round.pk}/")
+
+    figure = embedded_figure(html, "distribution-figure")
+    bars, own = figure["data"]
+    assert sum(bars["y"]) == 3
+    assert bars["name"] == "All contributors (anonymous)"
+    assert own["x"] == [VALUES["bob"]]
+    assert own["error_x"]["array"] == pytest.approx([0.25])
+    assert own["error_x"]["arrayminus"] == pytest.approx([0.25])
+    assert figure["layout"]["title"]["text"] == "Your value among all 3 contributors"
+    assert 'data-figure="distribution-figure"' in html
+
+
+# --- the CSV --------------------------------------------------------------------------------
+
+
+def test_statement_csv_has_the_numbers(
+    bob_client: Client, round: ValuationRound, bob: Contributor
+) -> None:
+    create_payouts(round.pk)
+    amount = Payout.objects.get(contributor=bob).amount.quantize(Decimal("0.01"))
+
+    header, row, *rest = csv_rows(bob_client, f"/credit/{round.pk}/statement.csv")
+
+    assert rest == []
+    assert header == [
+        "round", "metric", "method", "budget", "value", "stderr", "ci_low", "ci_high",
+        "rank", "n_contributors", "share", "payout", "currency",
+    ]  # fmt: skip
+    record = dict(zip(header, row, strict=True))
+    assert record["round"] == "Spring digits"
+    assert record["metric"] == "Inception Score"
+    assert record["method"] == "SurrogateSHAP"
+    assert record["budget"] == "16"
+    assert float(record["value"]) == VALUES["bob"]
+    assert float(record["stderr"]) == 0.125
+    assert float(record["ci_low"]) == pytest.approx(VALUES["bob"] - 0.25)
+    assert float(record["ci_high"]) == pytest.approx(VALUES["bob"] + 0.25)
+    assert (record["rank"], record["n_contributors"]) == ("1", "3")
+    assert float(record["share"]) == pytest.approx(BOB_SHARE)
+    assert record["payout"] == str(amount)
+    assert record["currency"] == "EUR"
+
+
+def test_statement_csv_without_payout_leaves_the_amount_empty(
+    bob_client: Client, round: ValuationRound
+) -> None:
+    header, row = csv_rows(bob_client, f"/credit/{round.pk}/statement.csv")
+
+    assert dict(zip(header, row, strict=True))["payout"] == ""
+
+
+def test_statement_csv_neutralises_formulas_in_text_cells(
+    bob_client: Client, bob: Contributor
+) -> None:
+    round = ValuationRound.objects.get(contributors=bob)
+    ValuationRound.objects.filter(pk=round.pk).update(title='=HYPERLINK("http://evil","x")')
+
+    header, row = csv_rows(bob_client, f"/credit/{round.pk}/statement.csv")
+
+    assert dict(zip(header, row, strict=True))["round"] == '\'=HYPERLINK("http://evil","x")'
+
+
+# --- privacy --------------------------------------------------------------------------------
+
+
+def test_no_page_or_csv_reveals_another_contributors_value_name_or_key(
+    bob_client: Client, round: ValuationRound
+) -> None:
+    create_payouts(round.pk)
+    # Exact values that differ from the estimates, so both kinds are checked.
+    ContributorValue.objects.filter(round=round, contributor__key="alice").update(
+        exact_value=1.1111111119
+    )
+    ContributorValue.objects.filter(round=round, contributor__key="carol").update(
+        exact_value=0.6666666663
+    )
+    secrets: list[str] = ["alice", "Alice", "carol", "Carol"]
+    for other in (VALUES["alice"], VALUES["carol"], 1.1111111119, 0.6666666663):
+        secrets += [repr(other), f"{other:.4g}", f"{other:.3f}", f"{other:.6g}"]
+    for other in ("alice", "carol"):  # their intervals and payouts too
+        value = ContributorValue.objects.get(round=round, contributor__key=other)
+        secrets += [f"{value.ci_low:.4g}", f"{value.ci_high:.4g}"]
+        secrets.append(
+            str(Payout.objects.get(contributor__key=other).amount.quantize(Decimal("0.01")))
+        )
+
+    documents = {
+        url: bob_client.get(url).content.decode()
+        for url in ("/credit/", f"/credit/{round.pk}/", f"/credit/{round.pk}/statement.csv")
+    }
+
+    for url, text in documents.items():
+        for secret in secrets:
+            assert secret not in text, f"{secret!r} appears in {url}"
+
+
+# --- navigation -----------------------------------------------------------------------------
+
+
+def test_navigation_for_a_contributor(bob_client: Client) -> None:
+    html = page(bob_client, "/")
+
+    assert 'href="/data/"' in html
+    assert 'href="/credit/"' in html
+    assert "Sign out" in html
+    assert 'href="/dashboard/"' not in html
+    assert 'href="/admin/"' not in html
+
+
+def test_navigation_for_staff_and_for_visitors(client: Client) -> None:
+    assert 'href="/accounts/login/"' in page(client, "/")
+
+    sign_in(client, "staffer", None, is_staff=True)
+    html = page(client, "/")
+
+    assert 'href="/dashboard/"' in html
+    assert 'href="/admin/"' in html
+    assert 'href="/credit/"' not in html
+
+
+def test_sign_out_returns_home(bob_client: Client) -> None:
+    response = bob_client.post("/accounts/logout/", {"next": "/"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert bob_client.get("/credit/").status_code == 302
