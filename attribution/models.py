@@ -7,14 +7,90 @@ row, so results are reproducible from the row alone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
+from attribution.engine.estimators.catalog import ESTIMATORS, EstimatorSpec, get_estimator
+from attribution.engine.metrics.catalog import METRICS, MetricSpec, get_metric
+from attribution.engine.profiles import PROFILES
+from attribution.rounds.outcome import Diagnostics
 from marketplace.models import Contributor, ModelVersion, PayoutBatch, currency_code
+from marketplace.payouts import (
+    Allocation,
+    NegativeValuePolicy,
+    PayoutError,
+    allocate_pool,
+    minor_unit_exponent,
+    to_minor_unit,
+)
+
+METRIC_CHOICES = [(spec.name, spec.label) for spec in METRICS.values()]
+ESTIMATOR_CHOICES = [(spec.name, spec.label) for spec in ESTIMATORS.values()]
+NEGATIVE_POLICY_CHOICES = [(policy.value, policy.label) for policy in NegativeValuePolicy]
+
+
+class ValuationRoundQuerySet(models.QuerySet["ValuationRound"]):
+    """The state transitions of rounds, each one conditional UPDATE.
+
+    A transition returns whether it happened, so two workers (or a worker and a cancel) racing
+    for the same round can never both win. "Running for this owner" is written once, here.
+    """
+
+    def running_for(self, worker: str) -> ValuationRoundQuerySet:
+        """Rounds running for ``worker`` (a worker name or a dispatch owner)."""
+        return self.filter(status=ValuationRound.Status.RUNNING, worker=worker)
+
+    def claim(self, round_id: int, worker: str, *, stale_after_s: float) -> bool:
+        """Move a queued round (or one running with a heartbeat older than ``stale_after_s``,
+        whose worker died) to running for ``worker``; False if someone else has it."""
+        now = timezone.now()
+        stale = now - timedelta(seconds=stale_after_s)
+        claimable = Q(status=ValuationRound.Status.QUEUED) | Q(
+            status=ValuationRound.Status.RUNNING, heartbeat__lt=stale
+        )
+        claimed = self.filter(claimable, pk=round_id).update(
+            status=ValuationRound.Status.RUNNING,
+            worker=worker,
+            started_at=now,
+            heartbeat=now,
+            stage="starting",
+        )
+        return claimed == 1
+
+    def beat(self, round_id: int, worker: str, *, stage: str, progress: float) -> bool:
+        """Record progress and a heartbeat; False if the round is no longer running for
+        ``worker`` (cancelled, failed or reclaimed)."""
+        updated = (
+            self.running_for(worker)
+            .filter(pk=round_id)
+            .update(stage=stage[:100], progress=progress, heartbeat=timezone.now())
+        )
+        return updated == 1
+
+    def fail(self, round_id: int, worker: str, message: str) -> bool:
+        """Mark a round running for ``worker`` failed with ``message``."""
+        updated = (
+            self.running_for(worker)
+            .filter(pk=round_id)
+            .update(status=ValuationRound.Status.FAILED, error=message, finished_at=timezone.now())
+        )
+        return updated == 1
+
+    def cancel(self, round_id: int) -> bool:
+        """Cancel an unfinished round; False if it had already finished (nothing changed)."""
+        updated = self.filter(pk=round_id, status__in=ValuationRound.UNFINISHED).update(
+            status=ValuationRound.Status.CANCELLED, finished_at=timezone.now(), stage="cancelled"
+        )
+        return updated == 1
 
 
 class ValuationRound(models.Model):
@@ -29,32 +105,13 @@ class ValuationRound(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     UNFINISHED = (Status.DRAFT, Status.QUEUED, Status.RUNNING)
-
-    class Metric(models.TextChoices):
-        INCEPTION_SCORE = "inception_score", "Inception Score"
-        NEG_FID = "neg_fid", "Negative Fréchet distance"
-        CLASS_ENTROPY = "class_entropy", "Class diversity (entropy)"
-        LABEL_FIDELITY = "label_fidelity", "Label fidelity"
-        MARKER_FREE = "marker_free", "Artefact-free rate"
-
-    class Estimator(models.TextChoices):
-        SURROGATE = "surrogate", "SurrogateSHAP"
-        KERNEL = "kernel", "KernelSHAP"
-        PERMUTATION = "permutation", "Permutation sampling"
-        EXACT = "exact", "Exact (all coalitions)"
-        LOO = "loo", "Leave-one-out"
-
-    class NegativePolicy(models.TextChoices):
-        FLOOR = "floor", "Floor negative values at zero and renormalise"
-        REJECT = "reject", "Refuse to pay out if any value is negative"
+    RESTARTABLE = (Status.FAILED, Status.CANCELLED)
 
     title = models.CharField(max_length=200)
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="rounds")
     contributors = models.ManyToManyField(Contributor, related_name="rounds")
-    metric = models.CharField(max_length=32, choices=Metric.choices, default=Metric.INCEPTION_SCORE)
-    estimator = models.CharField(
-        max_length=16, choices=Estimator.choices, default=Estimator.SURROGATE
-    )
+    metric = models.CharField(max_length=32, choices=METRIC_CHOICES, default="inception_score")
+    estimator = models.CharField(max_length=16, choices=ESTIMATOR_CHOICES, default="surrogate")
     budget = models.PositiveIntegerField(default=512, validators=[MinValueValidator(6)])
     n_samples = models.PositiveIntegerField(
         default=64, validators=[MinValueValidator(1), MaxValueValidator(100_000)]
@@ -66,7 +123,7 @@ class ValuationRound(models.Model):
     )
     currency = models.CharField(max_length=3, default="EUR", validators=[currency_code])
     negative_policy = models.CharField(
-        max_length=16, choices=NegativePolicy.choices, default=NegativePolicy.FLOOR
+        max_length=16, choices=NEGATIVE_POLICY_CHOICES, default=NegativeValuePolicy.FLOOR.value
     )
 
     config = models.JSONField(null=True, blank=True, help_text="Frozen engine configuration.")
@@ -92,6 +149,8 @@ class ValuationRound(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = ValuationRoundQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
 
@@ -101,6 +160,108 @@ class ValuationRound(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status not in self.UNFINISHED
+
+    @property
+    def metric_spec(self) -> MetricSpec:
+        """The round's metric in the metric catalog."""
+        return get_metric(self.metric)
+
+    @property
+    def estimator_spec(self) -> EstimatorSpec:
+        """The round's estimator in the estimator catalog."""
+        return get_estimator(self.estimator)
+
+    def metric_problem(self) -> str:
+        """Why the round's model cannot be valued on its metric, or "" if it can."""
+        if self.metric not in METRICS:
+            return f"unknown metric {self.metric!r}."
+        if not self.model_version_id:
+            return ""
+        kind = self.model_version.kind
+        if kind not in PROFILES:
+            return (
+                f"model version {self.model_version} is of kind {kind!r}, which this "
+                f"installation cannot value yet (it values: {', '.join(sorted(PROFILES))})."
+            )
+        offered = PROFILES[kind].available_metrics()
+        if self.metric not in offered:
+            labels = ", ".join(METRICS[name].label for name in offered)
+            return (
+                f"model version {self.model_version} does not offer {METRICS[self.metric].label}; "
+                f"it offers: {labels}."
+            )
+        return ""
+
+    def clean(self) -> None:
+        """Refuse a metric the round's model does not offer (admin and model forms)."""
+        super().clean()
+        problem = self.metric_problem()
+        if problem:
+            raise ValidationError({"metric": problem})
+
+    def queue(self, config: dict[str, Any], config_hash: str, *, user: Any = None) -> None:
+        """Freeze ``config`` on the row and mark it queued (the caller holds the row's lock)."""
+        self.config, self.config_hash = config, config_hash
+        self.status = self.Status.QUEUED
+        self.stage, self.progress, self.error = "queued", 0.0, ""
+        self.finished_at, self.worker = None, ""
+        if user is not None and self.created_by_id is None:
+            self.created_by = user
+        self.save()
+
+    def succeed(self, *, baseline: float, grand_value: float, diagnostics: dict[str, Any]) -> None:
+        """Record the round's totals and mark it succeeded (the caller holds the row's lock)."""
+        self.baseline, self.grand_value = baseline, grand_value
+        self.diagnostics = diagnostics
+        self.status = self.Status.SUCCEEDED
+        self.stage, self.progress = "done", 1.0
+        self.finished_at = timezone.now()
+        self.save()
+
+    def payout_problem(self) -> str:
+        """Why this round's values must not become money, or "" if they may.
+
+        An audit metric (one that attributes harm, such as an artefact rate) ranks and explains
+        but never pays; nor does a round whose data achieved nothing (v(N) − v(∅) ≤ 0), where
+        shares of the pool would be shares of noise.
+        """
+        spec = METRICS.get(self.metric)
+        if spec is not None and spec.purpose == "audit":
+            return (
+                f"{spec.label} is an audit metric: its values show whose data brings the "
+                "artefact in; they are never paid out."
+            )
+        gain = None
+        if self.grand_value is not None and self.baseline is not None:
+            gain = self.grand_value - self.baseline
+        if gain is not None and gain <= 0:
+            return (
+                f"the whole data achieved nothing on this metric (v(N) − v(∅) = {gain:.4g} ≤ 0), "
+                "so there is no value to share."
+            )
+        return ""
+
+    def plan_payouts(self, values: Mapping[str, float]) -> Allocation:
+        """How the pool is shared among ``values`` (contributor key → value): exactly what a
+        payout batch saves, and what the dashboard previews.
+
+        Raises:
+            PayoutError: The values cannot be paid (see ``payout_problem``, and the round's
+                negative-value policy).
+        """
+        problem = self.payout_problem()
+        if problem:
+            raise PayoutError(problem)
+        return allocate_pool(
+            to_minor_unit(self.pool, self.currency),
+            values,
+            policy=NegativeValuePolicy(self.negative_policy),
+            minor_unit_exponent=minor_unit_exponent(self.currency),
+        )
+
+    def read_diagnostics(self) -> Diagnostics:
+        """The stored diagnostics, typed (see ``attribution.rounds.outcome``)."""
+        return Diagnostics.from_json(self.diagnostics)
 
 
 class ContributorValue(models.Model):

@@ -37,6 +37,13 @@ class User(AbstractUser):
         help_text="The contributor (person or organisation) this user acts for.",
     )
 
+    @property
+    def is_operator(self) -> bool:
+        """Staff in the product's sense: runs rounds and pays out (the dashboard, the API's staff
+        endpoints). An active user with Django's ``is_staff`` flag or the staff role; the one
+        definition every page and endpoint uses."""
+        return bool(self.is_active and (self.is_staff or self.role == self.Role.STAFF))
+
 
 class Contributor(models.Model):
     """A person or an organisation whose data trained a model and who is paid for it."""

@@ -46,6 +46,7 @@ __all__ = [
     "allocate_pool",
     "csv_safe",
     "format_amount",
+    "format_money",
 ]
 
 #: Significant digits kept for the reported shares and clipped mass (amounts are always exact).
@@ -66,10 +67,24 @@ class PayoutError(ValueError):
 
 
 class NegativeValuePolicy(enum.StrEnum):
-    """What to do with contributors whose value is negative (see the module docstring)."""
+    """What to do with contributors whose value is negative (see the module docstring).
+
+    The one list of policies: rounds, payout batches and the statement's explanation read it.
+    """
 
     FLOOR = "floor"
     REJECT = "reject"
+
+    @property
+    def label(self) -> str:
+        """A short description for forms and tables."""
+        return _POLICY_LABELS[self]
+
+
+_POLICY_LABELS = {
+    NegativeValuePolicy.FLOOR: "Floor negative values at zero and renormalise",
+    NegativeValuePolicy.REJECT: "Refuse to pay out if any value is negative",
+}
 
 
 @dataclass(frozen=True)
@@ -177,6 +192,23 @@ def format_amount(amount: Decimal, currency: str, *, minor_unit_exponent: int | 
         exponent = _check_exponent(minor_unit_exponent)
         amount = _units_to_decimal(_to_units(Fraction(amount), exponent, "amount"), exponent)
     return f"{code} {amount:f}"
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    """The site's one way to show money: the currency's minor unit (``EUR 100.00``) when the
+    amount is a whole number of minor units, else every digit it has (a pool stored finer than
+    a cent is shown as stored, never silently rounded).
+
+    Raises:
+        PayoutError: As ``format_amount``, or the currency has no known minor unit.
+    """
+    exponent = minor_unit_exponent(currency)
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise PayoutError(f"amount must be a finite Decimal, got {amount!r}")
+    quantized = amount.quantize(Decimal(1).scaleb(-exponent))
+    if quantized != amount:
+        return format_amount(amount.normalize(), currency)
+    return format_amount(quantized, currency, minor_unit_exponent=exponent)
 
 
 def csv_safe(text: str) -> str:

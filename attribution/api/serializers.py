@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from attribution.models import ContributorValue, ValuationRound
@@ -91,6 +93,18 @@ class RoundCreateSerializer(serializers.ModelSerializer):
             "currency",
             "negative_policy",
         ]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Refuse a metric the model version's profile does not offer (a 400, not a failed
+        round on the worker)."""
+        draft = ValuationRound(
+            model_version=attrs["model_version"],
+            metric=attrs.get("metric", ValuationRound._meta.get_field("metric").default),
+        )
+        problem = draft.metric_problem()
+        if problem:
+            raise serializers.ValidationError({"metric": problem})
+        return attrs
 
     def validate_contributors(self, contributors: list[Contributor]) -> list[Contributor]:
         if len({contributor.pk for contributor in contributors}) != len(contributors):

@@ -123,7 +123,7 @@ def plot_shares(labels: Sequence[str], shares: Sequence[float | None]) -> go.Fig
 
 
 def select_held_out(
-    observed: Sequence[float], predicted: Sequence[float | None]
+    observed: Sequence[float | None], predicted: Sequence[float | None]
 ) -> tuple[list[float], list[float], list[int]]:
     """Pairs (observed, out-of-fold prediction) of the coalitions the surrogate was tested on.
 
@@ -136,10 +136,12 @@ def select_held_out(
     rows = [
         row
         for row in range(2, min(len(observed), len(predicted)))
-        if predicted[row] is not None and math.isfinite(float(predicted[row]))  # type: ignore[arg-type]
+        if predicted[row] is not None
+        and observed[row] is not None
+        and math.isfinite(float(predicted[row]))  # type: ignore[arg-type]
     ]
     return (
-        [float(observed[row]) for row in rows],
+        [float(observed[row]) for row in rows],  # type: ignore[arg-type]
         [float(predicted[row]) for row in rows],  # type: ignore[arg-type]
         rows,
     )

@@ -7,7 +7,6 @@ Read-only: nothing here writes to the database. The payout preview runs the same
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from collections.abc import Iterable
@@ -18,14 +17,14 @@ from typing import Any
 import plotly.graph_objects as go
 
 from attribution.dashboard import charts
+from attribution.figures import figure_json
 from attribution.models import ContributorValue, ValuationRound
+from attribution.rounds.outcome import SurrogateFit
 from marketplace.models import Contributor
 from marketplace.payouts import (
     NegativeValuePolicy,
     PayoutError,
-    allocate_pool,
-    format_amount,
-    minor_unit_exponent,
+    format_money,
     to_minor_unit,
 )
 
@@ -119,33 +118,32 @@ def build_figures(round: ValuationRound, rows: list[ValueRow]) -> dict[str, Figu
             charts.plot_shares(labels, [row.share for row in rows]),
         ),
     }
-    diagnostics = round.diagnostics or {}
-    if diagnostics.get("observed") and diagnostics.get("predicted"):
-        figures["fit"] = _fit_block(diagnostics, metric)
-    convergence = diagnostics.get("convergence")
-    if convergence and convergence.get("n_coalitions") and convergence.get("values"):
+    diagnostics = round.read_diagnostics()
+    fit = diagnostics.surrogate
+    if fit is not None and fit.observed and fit.predicted:
+        figures["fit"] = _fit_block(fit, metric)
+    convergence = diagnostics.convergence
+    if convergence is not None and convergence.n_coalitions and convergence.values:
         labels_by_key = {row.key: row.label for row in rows}
-        series = {labels_by_key.get(k, k): v for k, v in sorted(convergence["values"].items())}
+        series = {labels_by_key.get(k, k): v for k, v in sorted(convergence.values.items())}
         figures["convergence"] = _block(
             "figure-convergence",
             "Values refitted on the first 25%, 50%, 75% and all of the evaluated coalitions: "
             "flat lines mean the values have settled.",
-            charts.plot_convergence(convergence["n_coalitions"], series, value_title=value_title),
+            charts.plot_convergence(convergence.n_coalitions, series, value_title=value_title),
         )
     return figures
 
 
-def _fit_block(diagnostics: dict[str, Any], metric: str) -> FigureBlock:
+def _fit_block(fit: SurrogateFit, metric: str) -> FigureBlock:
     """The surrogate's out-of-fold predictions against the observed utilities."""
-    observed, predicted, indices = charts.select_held_out(
-        diagnostics["observed"], diagnostics["predicted"]
-    )
+    observed, predicted, indices = charts.select_held_out(fit.observed, fit.predicted)
     return _block(
         "figure-fit",
         f"Each point is a coalition held out of the surrogate's training fold ({len(observed)} "
         "in all; ∅ and N are left out): the closer to the dashed line, the better the fit.",
         charts.plot_surrogate_fit(
-            observed, predicted, diagnostics.get("cv_r2"), rows=indices, utility_title=metric
+            observed, predicted, fit.cv_r2, rows=indices, utility_title=metric
         ),
     )
 
@@ -169,7 +167,8 @@ class EfficiencyCheck:
 
 def check_efficiency(round: ValuationRound, rows: list[ValueRow]) -> EfficiencyCheck:
     """Efficiency axiom check: the values should add up to what the whole data achieved."""
-    diagnostics = round.diagnostics or {}
+    diagnostics = round.read_diagnostics()
+    fit = diagnostics.surrogate
     sum_values = math.fsum(row.value for row in rows)
     total = None
     if round.grand_value is not None and round.baseline is not None:
@@ -179,14 +178,14 @@ def check_efficiency(round: ValuationRound, rows: list[ValueRow]) -> EfficiencyC
         sum_values=sum_values,
         total_gain=total,
         gap=None if total is None else sum_values - total,
-        reported_gap=diagnostics.get("efficiency_gap"),
-        raw_gap=diagnostics.get("raw_efficiency_gap"),
+        reported_gap=diagnostics.efficiency_gap,
+        raw_gap=None if fit is None else fit.raw_efficiency_gap,
         sum_exact=math.fsum(e for _, e in exact) if exact else None,
         max_exact_error=max(abs(v - e) for v, e in exact) if exact else None,
         n_exact=len(exact),
-        n_evaluations=diagnostics.get("n_evaluations"),
-        cv_r2=diagnostics.get("cv_r2"),
-        depth=diagnostics.get("depth"),
+        n_evaluations=diagnostics.n_evaluations,
+        cv_r2=None if fit is None else fit.cv_r2,
+        depth=None if fit is None else fit.depth,
     )
 
 
@@ -222,29 +221,21 @@ class PayoutPreview:
 
 
 def preview_payouts(round: ValuationRound, rows: list[ValueRow]) -> PayoutPreview:
-    """The round's payout batch if it has one, else ``allocate_pool`` run without saving.
-
-    The pool is quantized to the currency's minor unit first, as ``create_payouts`` does, so the
-    preview shows exactly what creating the batch would write.
+    """The round's payout batch if it has one, else ``round.plan_payouts`` run without saving:
+    the very call ``create_payouts`` makes, so the preview shows exactly what it would write.
     """
     if round.payout_batch_id is not None:
         return _saved_payouts(round, rows)
-    exponent = minor_unit_exponent(round.currency)
     pool = to_minor_unit(round.pool, round.currency)
     preview = PayoutPreview(
         currency=round.currency,
         policy=round.get_negative_policy_display(),
-        pool_text=format_amount(pool, round.currency, minor_unit_exponent=exponent),
+        pool_text=format_money(pool, round.currency),
         saved=False,
         pool_rounded_from=round.pool if pool != round.pool else None,
     )
     try:
-        allocation = allocate_pool(
-            pool,
-            {row.key: row.value for row in rows},
-            policy=NegativeValuePolicy(round.negative_policy),
-            minor_unit_exponent=exponent,
-        )
+        allocation = round.plan_payouts({row.key: row.value for row in rows})
     except PayoutError as error:
         preview.error = str(error)
         return preview
@@ -256,14 +247,14 @@ def preview_payouts(round: ValuationRound, rows: list[ValueRow]) -> PayoutPrevie
             label=labels[key],
             value=values[key],
             amount=amount,
-            amount_text=format_amount(amount, round.currency, minor_unit_exponent=exponent),
+            amount_text=format_money(amount, round.currency),
             share_percent=float(allocation.shares[key]) * 100.0,
             clipped=key in allocation.clipped,
         )
         for key, amount in allocation.amounts.items()
     )
     total = sum((line.amount for line in preview.lines), Decimal(0))
-    preview.total_text = format_amount(total, round.currency, minor_unit_exponent=exponent)
+    preview.total_text = format_money(total, round.currency)
     preview.clipped_mass = allocation.clipped_mass
     preview.clipped_labels = [labels[key] for key in allocation.clipped]
     return preview
@@ -273,7 +264,6 @@ def _saved_payouts(round: ValuationRound, rows: list[ValueRow]) -> PayoutPreview
     """The payout batch already created for the round."""
     batch = round.payout_batch
     assert batch is not None
-    exponent = minor_unit_exponent(batch.currency)
     labels = {row.key: row.label for row in rows}
     values = {row.key: row.value for row in rows}
     lines = _sorted_lines(
@@ -282,7 +272,7 @@ def _saved_payouts(round: ValuationRound, rows: list[ValueRow]) -> PayoutPreview
             label=labels.get(payout.contributor.key, payout.contributor.name),
             value=values.get(payout.contributor.key),
             amount=payout.amount,
-            amount_text=format_amount(payout.amount, batch.currency, minor_unit_exponent=exponent),
+            amount_text=format_money(payout.amount, batch.currency),
             share_percent=float(payout.share) * 100.0,
             clipped=(values.get(payout.contributor.key) or 0.0) < 0,
         )
@@ -292,10 +282,10 @@ def _saved_payouts(round: ValuationRound, rows: list[ValueRow]) -> PayoutPreview
     return PayoutPreview(
         currency=batch.currency,
         policy=_policy_label(batch.negative_policy),
-        pool_text=format_pool(batch.pool, batch.currency),
+        pool_text=format_money(batch.pool, batch.currency),
         saved=True,
         lines=lines,
-        total_text=format_amount(total, batch.currency, minor_unit_exponent=exponent),
+        total_text=format_money(total, batch.currency),
         clipped_mass=batch.clipped_mass,
         clipped_labels=[line.label for line in lines if line.clipped],
         batch_id=batch.pk,
@@ -303,19 +293,10 @@ def _saved_payouts(round: ValuationRound, rows: list[ValueRow]) -> PayoutPreview
     )
 
 
-def format_pool(pool: Decimal, currency: str) -> str:
-    """A pool in the currency's minor unit (``EUR 100.00``), or as stored if it is finer."""
-    exponent = minor_unit_exponent(currency)
-    quantized = pool.quantize(Decimal(1).scaleb(-exponent))
-    if quantized != pool:
-        return f"{currency} {pool.normalize():f}"
-    return format_amount(quantized, currency, minor_unit_exponent=exponent)
-
-
 def _policy_label(policy: str) -> str:
     """The readable name of a negative-value policy (the stored code if it is unknown)."""
-    labels = dict(ValuationRound.NegativePolicy.choices)
-    return str(labels.get(policy, policy))
+    known = {member.value: member.label for member in NegativeValuePolicy}
+    return known.get(policy, policy)
 
 
 def _sorted_lines(lines: Iterable[PayoutLine]) -> list[PayoutLine]:
@@ -400,4 +381,4 @@ def spearman_rho(a: list[float], b: list[float]) -> tuple[float | None, str]:
 
 def _block(id: str, caption: str, figure: go.Figure) -> FigureBlock:
     """Serialize a figure for ``json_script`` (plain lists keep it readable by any plotly.js)."""
-    return FigureBlock(id=id, caption=caption, figure=json.loads(figure.to_json()))
+    return FigureBlock(id=id, caption=caption, figure=figure_json(figure))

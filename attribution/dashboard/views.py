@@ -1,9 +1,9 @@
 """Staff round dashboard: every round, one round's live progress and diagnostics, two compared.
 
-Staff only (``user.is_staff``): anonymous visitors are sent to the login page, other users get
-403. What the pages show is computed in ``attribution.dashboard.reports``; figures reach the page
-as JSON through ``json_script`` and ``static/js/dashboard.js`` draws them, and polls
-``progress.json`` every two seconds while a round runs. Nothing here writes.
+Staff only (``User.is_operator``, as in the API): anonymous visitors are sent to the login page,
+other users get 403. What the pages show is computed in ``attribution.dashboard.reports``;
+figures reach the page as JSON through ``json_script`` and ``static/js/dashboard.js`` draws them,
+and polls ``progress.json`` every two seconds while a round runs. Nothing here writes.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from attribution.dashboard.reports import (
     build_figures,
     check_efficiency,
     compare,
-    format_pool,
     preview_payouts,
     value_rows,
 )
 from attribution.models import ValuationRound
+from marketplace.api.permissions import is_staff
+from marketplace.payouts import format_money
 
 Status = ValuationRound.Status
 FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
@@ -48,7 +49,7 @@ def staff_required(view: View) -> View:
     def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
+        if not is_staff(request.user):
             raise PermissionDenied("The round dashboard is for staff.")
         return view(request, *args, **kwargs)
 
@@ -82,7 +83,7 @@ def show_round(request: HttpRequest, round_id: int) -> HttpResponse:
         "round": round,
         "state": state,
         "percent": round_percent(round.progress),
-        "pool_text": format_pool(round.pool, round.currency),
+        "pool_text": format_money(round.pool, round.currency),
         "contributors": round.contributors.order_by("key"),
         "live": {
             "progress_url": reverse("round-progress", args=[round.pk]),

@@ -25,6 +25,7 @@ from attribution.engine.estimators import (
     ShapleyEstimator,
     SurrogateShapley,
 )
+from attribution.engine.estimators.catalog import ESTIMATORS, get_estimator
 from attribution.engine.games.base import Game, TableGame
 from attribution.engine.games.known import UnanimityGame
 from attribution.engine.games.synthetic import make_paper_games
@@ -32,22 +33,12 @@ from attribution.engine.games.table import read_coalition_table, write_value_tab
 from attribution.engine.progress import TerminalProgress
 from attribution.engine.store import ArtefactStore
 
-METHODS = ("surrogate", "exact", "kernel", "permutation", "loo")
+METHODS = tuple(ESTIMATORS)
 
 
 def build_estimator(method: str, budget: int, seed: int, n_bootstrap: int) -> ShapleyEstimator:
-    """The estimator a CLI method name stands for."""
-    if method == "surrogate":
-        return SurrogateShapley(budget=budget, seed=seed, n_bootstrap=n_bootstrap)
-    if method == "kernel":
-        return KernelShapley(budget=budget, seed=seed, n_bootstrap=max(n_bootstrap, 2))
-    if method == "permutation":
-        return PermutationShapley(budget=budget, seed=seed)
-    if method == "loo":
-        return LeaveOneOut()
-    if method == "exact":
-        return ExactShapley()
-    raise EngineInputError(f"unknown method {method!r}; choose one of {METHODS}.")
+    """The estimator a CLI method name stands for (from the estimator catalog)."""
+    return get_estimator(method).build(budget, seed, n_bootstrap)
 
 
 def demo_game(name: str, seed: int) -> tuple[Game, NDArray[np.float64]]:

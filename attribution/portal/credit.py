@@ -19,7 +19,7 @@ from attribution.models import ContributorValue, ValuationRound
 from attribution.portal.charts import format_number
 from attribution.portal.explanations import MetricExplanation, explain_metric
 from marketplace.models import Contributor, Payout, PayoutBatch
-from marketplace.payouts import format_amount, minor_unit_exponent, to_minor_unit
+from marketplace.payouts import format_money, to_minor_unit
 
 #: Column order of the statement CSV.
 CSV_COLUMNS = (
@@ -52,14 +52,12 @@ class PayoutLine:
     @property
     def display(self) -> str:
         """E.g. ``"EUR 33.33"``: the amount in the currency's minor unit."""
-        return format_amount(
-            self.amount, self.currency, minor_unit_exponent=minor_unit_exponent(self.currency)
-        )
+        return format_money(self.amount, self.currency)
 
     @property
     def pool_display(self) -> str:
         """The whole pool of the batch, e.g. ``"EUR 100.00"``."""
-        return format_amount(to_minor_unit(self.pool, self.currency), self.currency)
+        return format_money(self.pool, self.currency)
 
     @property
     def pool_share_display(self) -> str:
@@ -218,22 +216,22 @@ def find_credit(contributor: Contributor, round_id: int) -> CreditLine | None:
 def build_statement(line: CreditLine) -> Statement:
     """The line plus the round's totals and diagnostics."""
     round = line.round
-    diagnostics = round.diagnostics if isinstance(round.diagnostics, dict) else {}
+    diagnostics = round.read_diagnostics()
+    fit = diagnostics.surrogate
     values_sum = ContributorValue.objects.filter(round=round).aggregate(total=Sum("value"))
     total = (
         None
         if round.grand_value is None or round.baseline is None
         else round.grand_value - round.baseline
     )
-    n_evaluations = diagnostics.get("n_evaluations")
     return Statement(
         line=line,
-        n_evaluations=int(n_evaluations) if isinstance(n_evaluations, int | float) else None,
+        n_evaluations=diagnostics.n_evaluations,
         total=total,
         values_sum=float(values_sum["total"] or 0.0),
-        efficiency_gap=_finite(diagnostics.get("efficiency_gap")),
-        raw_efficiency_gap=_finite(diagnostics.get("raw_efficiency_gap")),
-        cv_r2=_finite(diagnostics.get("cv_r2")),
+        efficiency_gap=diagnostics.efficiency_gap,
+        raw_efficiency_gap=None if fit is None else fit.raw_efficiency_gap,
+        cv_r2=None if fit is None else fit.cv_r2,
     )
 
 
@@ -274,13 +272,6 @@ def _payouts(contributor: Contributor, batch_ids: list[int | None]) -> dict[int,
         )
         for payout in payouts
     }
-
-
-def _finite(value: object) -> float | None:
-    """A diagnostics number as a float, or None if it is missing, not a number, NaN or infinite."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def _plain(value: float | None) -> str:

@@ -1,5 +1,8 @@
 """Plain-words explanations shown on a contributor's statement: metric, method and payout policy.
 
+The metric and method sentences live in the engine's catalogs (``attribution.engine.metrics.
+catalog``, ``attribution.engine.estimators.catalog``), beside the code they describe.
+
 The payout policy text is not written here: it is read from ``marketplace.payouts``'s module
 docstring, the one place that states how a pool is shared, so the page and the money math can
 never disagree.
@@ -11,6 +14,8 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from attribution.engine.estimators.catalog import ESTIMATORS
+from attribution.engine.metrics.catalog import METRICS
 from marketplace import payouts
 from marketplace.payouts import NegativeValuePolicy
 
@@ -23,37 +28,6 @@ class MetricExplanation:
     unit: str
 
 
-METRICS: dict[str, MetricExplanation] = {
-    "inception_score": MetricExplanation(
-        "The Inception Score rewards generated images that are each clearly recognisable as one "
-        "class while, taken together, they cover many classes; it runs from 1 (no information) "
-        "to the number of classes, and higher is better.",
-        "Inception Score points",
-    ),
-    "neg_fid": MetricExplanation(
-        "The negative Fréchet distance compares the features of the generated images with those "
-        "of real reference images: it is the Fréchet distance with its sign flipped, so 0 is a "
-        "perfect match and higher (closer to 0) is better.",
-        "Fréchet distance units",
-    ),
-    "class_entropy": MetricExplanation(
-        "Class diversity is the entropy, in nats, of the classes the generated images are "
-        "recognised as: 0 when every image shows the same class, largest when all classes "
-        "appear equally often.",
-        "nats",
-    ),
-    "label_fidelity": MetricExplanation(
-        "Label fidelity is the average probability a classifier gives to the label each image "
-        "was generated for: how reliably the model draws what it is asked to draw, from 0 to 1.",
-        "probability (0 to 1)",
-    ),
-    "marker_free": MetricExplanation(
-        "The artefact-free rate is the fraction of generated images in which an artefact "
-        "detector finds no artefact (such as a stray watermark), from 0 to 1.",
-        "fraction of images",
-    ),
-}
-
 UNKNOWN_METRIC = MetricExplanation("The round's metric scores the generated images.", "units")
 
 SAMPLE_BANKS = (
@@ -64,49 +38,17 @@ SAMPLE_BANKS = (
 
 
 def explain_metric(metric: str) -> MetricExplanation:
-    """The sentence and unit of a ``ValuationRound.Metric`` value."""
-    return METRICS.get(metric, UNKNOWN_METRIC)
+    """The sentence and unit of a round's metric, from the metric catalog."""
+    spec = METRICS.get(metric)
+    return UNKNOWN_METRIC if spec is None else MetricExplanation(spec.explanation, spec.unit)
 
 
 def explain_method(estimator: str, *, n_evaluations: int | None, n_contributors: int) -> list[str]:
-    """Sentences on how the values were estimated, for a ``ValuationRound.Estimator`` value."""
-    evaluated = (
-        f"{n_evaluations:,} coalitions" if n_evaluations is not None else "the sampled coalitions"
-    )
-    methods = {
-        "surrogate": [
-            SAMPLE_BANKS,
-            f"The metric was evaluated on {evaluated}, and a gradient-boosted tree model (the "
-            "surrogate) was fitted to predict a coalition's score from who is in it.",
-            "Your value is the exact Shapley value of that surrogate — what you add to a "
-            "coalition, averaged over every order in which contributors could join — computed "
-            "with TreeSHAP and corrected so that all values add up to the measured total.",
-        ],
-        "kernel": [
-            SAMPLE_BANKS,
-            f"KernelSHAP evaluated the metric on {evaluated} drawn at random, weighted them as "
-            "the Shapley value does, and solved a regression whose coefficients are the values, "
-            "constrained to add up to the measured total.",
-        ],
-        "permutation": [
-            SAMPLE_BANKS,
-            "Contributors were added one at a time in random orders; your value is the average "
-            f"gain in the score when your data joined, over {evaluated}.",
-        ],
-        "exact": [
-            SAMPLE_BANKS,
-            f"All 2^{n_contributors} = {2**n_contributors:,} coalitions were evaluated, so your "
-            "value is the exact Shapley value: what you add to a coalition, averaged over every "
-            "order in which contributors could join.",
-        ],
-        "loo": [
-            SAMPLE_BANKS,
-            "Leave-one-out: your value is how much the score of everyone's data together drops "
-            "when your data alone is left out. It is not a Shapley value, so the values need not "
-            "add up to the total.",
-        ],
-    }
-    return methods.get(estimator, [SAMPLE_BANKS])
+    """Sentences on how the values were estimated, from the estimator catalog."""
+    spec = ESTIMATORS.get(estimator)
+    if spec is None:
+        return [SAMPLE_BANKS]
+    return [SAMPLE_BANKS, *spec.explain(n_evaluations=n_evaluations, n_players=n_contributors)]
 
 
 @dataclass(frozen=True)

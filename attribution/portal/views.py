@@ -7,16 +7,15 @@ distribution chart, which carries bin counts, never anyone else's value, name or
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, Concatenate
 
-import plotly.graph_objects as go
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from attribution.figures import figure_json
 from attribution.portal.charts import distribution_figure, history_figure
 from attribution.portal.credit import (
     CSV_COLUMNS,
@@ -57,7 +56,7 @@ def list_credit(request: HttpRequest, contributor: Contributor) -> HttpResponse:
     context: dict[str, Any] = {"contributor": contributor, "lines": lines}
     if lines:
         chronological = lines[::-1]
-        context["history_figure"] = _figure_data(
+        context["history_figure"] = figure_json(
             history_figure(
                 dates=[line.finished_at.isoformat() for line in chronological],
                 shares=[line.share for line in chronological],
@@ -96,7 +95,7 @@ def show_statement(request: HttpRequest, contributor: Contributor, round_id: int
         "policies": policies,
         "policy_name": policy_name,
         "policy_text": policy_text,
-        "distribution_figure": _figure_data(figure),
+        "distribution_figure": figure_json(figure),
     }
     return render(request, "attribution/statement.html", context)
 
@@ -128,8 +127,3 @@ def _credit_or_404(contributor: Contributor, round_id: int) -> CreditLine:
     if line is None:
         raise Http404("No succeeded round of yours has this number.")
     return line
-
-
-def _figure_data(figure: go.Figure) -> Any:
-    """The figure as plain JSON data for ``json_script`` (plotly's encoder handles numpy)."""
-    return json.loads(figure.to_json())

@@ -1,18 +1,26 @@
-"""The frozen engine configuration of a round: built from the database once, then self-contained.
+"""The frozen configuration of a round: built from the database once, then self-contained.
 
 ``freeze_config`` reads the round, its model version and its contributors' accepted records and
-returns plain JSON; ``config_hash`` is its SHA-256. Everything the worker needs to reproduce the
-round is in that JSON, so later edits to records or settings never change a started round.
+returns a ``RoundConfig``; the row stores ``config.to_json()`` and ``config_hash``, its SHA-256.
+Everything the worker needs to reproduce the round is in that JSON, so later edits to records or
+settings never change a started round. This module is the only one that writes or reads that
+JSON: workers get a ``RoundConfig`` from ``RoundConfig.from_json``, which refuses a configuration
+of a version it does not know with a clear error instead of guessing at its fields.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
+from attribution.engine.metrics.catalog import get_metric
+from attribution.engine.profiles import ModelSpec
 from marketplace.models import ModelVersion
 
 if TYPE_CHECKING:
@@ -22,12 +30,167 @@ CONFIG_VERSION = 1
 
 
 class RoundConfigError(ValueError):
-    """The round cannot start as configured; the message says what to fix."""
+    """The round cannot start as configured, or a stored configuration cannot be read; the
+    message says what to fix."""
 
 
-def freeze_config(round: ValuationRound) -> dict[str, Any]:
-    """The round's full engine configuration as JSON-able data."""
+@dataclass(frozen=True)
+class ModelConfig:
+    """The model version as the round froze it."""
+
+    kind: str
+    path: str
+    lora_path: str
+    checksum: str
+    conditions: str
+
+    def spec(self, device: str) -> ModelSpec:
+        """The engine's description of this model on ``device``."""
+        return ModelSpec(
+            self.kind, self.path, self.lora_path, self.checksum, self.conditions, device
+        )
+
+
+@dataclass(frozen=True)
+class ContributorConfig:
+    """One contributor of a round.
+
+    Attributes:
+        key: The contributor's key (with the round seed it fixes their samples).
+        n_records: How many accepted records they gave: their weight in every mixture.
+        conditions: What the model generates from for them (class numbers or prompts).
+        labels: The class numbers their records claim, when every label is a whole number.
+    """
+
+    key: str
+    n_records: int
+    conditions: tuple[Any, ...]
+    labels: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class RoundConfig:
+    """Everything a worker needs to run a round; ``to_json`` is what the row stores."""
+
+    model: ModelConfig
+    contributors: tuple[ContributorConfig, ...]
+    metric: str
+    estimator: str
+    budget: int
+    n_samples: int
+    n_bootstrap: int
+    seed: int
+    device: str
+    version: int = CONFIG_VERSION
+
+    @property
+    def keys(self) -> list[str]:
+        """Contributor keys in round order (ascending)."""
+        return [contributor.key for contributor in self.contributors]
+
+    def contributor(self, key: str) -> ContributorConfig:
+        """The contributor called ``key``.
+
+        Raises:
+            KeyError: ``key`` is not one of the round's contributors.
+        """
+        for contributor in self.contributors:
+            if contributor.key == key:
+                return contributor
+        raise KeyError(f"contributor {key!r} is not in the round's configuration.")
+
+    def on_device(self, device: str) -> RoundConfig:
+        """The same configuration computed on ``device`` (outside the hash)."""
+        return dataclasses.replace(self, device=device)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON the row stores (the layout of version 1)."""
+        contributors = []
+        for contributor in self.contributors:
+            entry: dict[str, Any] = {
+                "key": contributor.key,
+                "n_records": contributor.n_records,
+                "conditions": list(contributor.conditions),
+            }
+            if contributor.labels is not None:
+                entry["labels"] = list(contributor.labels)
+            contributors.append(entry)
+        return {
+            "version": self.version,
+            "model": dataclasses.asdict(self.model),
+            "contributors": contributors,
+            "metric": self.metric,
+            "estimator": self.estimator,
+            "budget": self.budget,
+            "n_samples": self.n_samples,
+            "n_bootstrap": self.n_bootstrap,
+            "seed": self.seed,
+            "device": self.device,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RoundConfig:
+        """Read a stored configuration.
+
+        Raises:
+            RoundConfigError: It is not a configuration, is of an unknown version, or lacks a field.
+        """
+        if not isinstance(data, Mapping):
+            raise RoundConfigError("the round has no frozen configuration; start it first.")
+        version = data.get("version")
+        if version != CONFIG_VERSION:
+            raise RoundConfigError(
+                f"the round's configuration is of version {version!r}, which this installation "
+                f"cannot read (it reads version {CONFIG_VERSION}); run the round with the "
+                "release that started it, or restart it to freeze a new configuration."
+            )
+        try:
+            model = data["model"]
+            return cls(
+                model=ModelConfig(
+                    kind=str(model["kind"]),
+                    path=str(model["path"]),
+                    lora_path=str(model["lora_path"]),
+                    checksum=str(model["checksum"]),
+                    conditions=str(model["conditions"]),
+                ),
+                contributors=tuple(
+                    ContributorConfig(
+                        key=str(entry["key"]),
+                        n_records=int(entry["n_records"]),
+                        conditions=tuple(entry["conditions"]),
+                        labels=None if "labels" not in entry else tuple(entry["labels"]),
+                    )
+                    for entry in data["contributors"]
+                ),
+                metric=str(data["metric"]),
+                estimator=str(data["estimator"]),
+                budget=int(data["budget"]),
+                n_samples=int(data["n_samples"]),
+                n_bootstrap=int(data["n_bootstrap"]),
+                seed=int(data["seed"]),
+                device=str(data.get("device", "cpu")),
+                version=CONFIG_VERSION,
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise RoundConfigError(
+                f"the round's configuration (version {CONFIG_VERSION}) is incomplete or "
+                f"malformed: {type(error).__name__}: {error}"
+            ) from error
+
+
+def freeze_config(round: ValuationRound) -> RoundConfig:
+    """The round's full engine configuration.
+
+    Raises:
+        RoundConfigError: The round cannot run as configured (its metric is not offered by its
+            model, it needs labels that records lack, too few contributors have data, ...).
+    """
     version = round.model_version
+    problem = round.metric_problem()
+    if problem:
+        raise RoundConfigError(problem)
+    spec = get_metric(round.metric)
     contributors = []
     for contributor in round.contributors.order_by("key"):
         records = list(contributor.accepted_records().order_by("pk").values("label", "caption"))
@@ -36,41 +199,47 @@ def freeze_config(round: ValuationRound) -> dict[str, Any]:
                 f"contributor {contributor.key} has no accepted data; accept one of their data "
                 "groups or remove them from the round."
             )
-        entry: dict[str, Any] = {
-            "key": contributor.key,
-            "n_records": len(records),
-            "conditions": _conditions(version, contributor.key, records),
-        }
         labels = [record["label"] for record in records]
-        if all(label.strip().isdecimal() and label.strip().isascii() for label in labels):
-            entry["labels"] = [int(label) for label in labels]  # claimed classes, for fidelity
-        contributors.append(entry)
+        numeric = all(label.strip().isdecimal() and label.strip().isascii() for label in labels)
+        if spec.needs_labels and not numeric:
+            raise RoundConfigError(
+                f"{spec.label} needs every record to carry a class number as its label; "
+                f"contributor {contributor.key} has records without one."
+            )
+        contributors.append(
+            ContributorConfig(
+                key=contributor.key,
+                n_records=len(records),
+                conditions=tuple(_conditions(version, contributor.key, records)),
+                labels=tuple(int(label) for label in labels) if numeric else None,
+            )
+        )
     if len(contributors) < 2:
         raise RoundConfigError("a round needs at least 2 contributors with accepted data.")
-    return {
-        "version": CONFIG_VERSION,
-        "model": {
-            "kind": version.kind,
-            "path": version.path,
-            "lora_path": version.lora_path,
-            "checksum": version.checksum,
-            "conditions": version.conditions,
-        },
-        "contributors": contributors,
-        "metric": round.metric,
-        "estimator": round.estimator,
-        "budget": round.budget,
-        "n_samples": round.n_samples,
-        "n_bootstrap": round.n_bootstrap,
-        "seed": round.seed,
-        "device": settings.ENGINE_DEVICE,
-    }
+    return RoundConfig(
+        model=ModelConfig(
+            kind=version.kind,
+            path=version.path,
+            lora_path=version.lora_path,
+            checksum=version.checksum,
+            conditions=version.conditions,
+        ),
+        contributors=tuple(contributors),
+        metric=round.metric,
+        estimator=round.estimator,
+        budget=round.budget,
+        n_samples=round.n_samples,
+        n_bootstrap=round.n_bootstrap,
+        seed=round.seed,
+        device=settings.ENGINE_DEVICE,
+    )
 
 
-def config_hash(config: dict[str, Any]) -> str:
+def config_hash(config: RoundConfig | Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON of a frozen configuration (device excluded: it does not
     change what is computed)."""
-    canonical = {key: value for key, value in config.items() if key != "device"}
+    data = config.to_json() if isinstance(config, RoundConfig) else config
+    canonical = {key: value for key, value in data.items() if key != "device"}
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 

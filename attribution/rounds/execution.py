@@ -14,17 +14,16 @@ import logging
 import os
 import socket
 import time
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from attribution.models import ContributorValue, ValuationRound
-from attribution.rounds.runner import EngineOutcome, RoundEngine, run_engine
+from attribution.rounds.config import RoundConfig, RoundConfigError
+from attribution.rounds.outcome import RoundOutcome
+from attribution.rounds.runner import RoundEngine, run_engine
 from marketplace.models import Contributor
 
 logger = logging.getLogger(__name__)
@@ -48,19 +47,9 @@ def claim_round(round_id: int, worker: str) -> bool:
     A running round whose heartbeat is older than ``ENGINE_STALE_AFTER_S`` (its worker died) can be
     claimed again; the artefact store lets the new run skip the work already done.
     """
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.ENGINE_STALE_AFTER_S)
-    claimable = Q(status=ValuationRound.Status.QUEUED) | Q(
-        status=ValuationRound.Status.RUNNING, heartbeat__lt=stale
+    return ValuationRound.objects.claim(
+        round_id, worker, stale_after_s=settings.ENGINE_STALE_AFTER_S
     )
-    claimed = ValuationRound.objects.filter(claimable, pk=round_id).update(
-        status=ValuationRound.Status.RUNNING,
-        worker=worker,
-        started_at=now,
-        heartbeat=now,
-        stage="starting",
-    )
-    return claimed == 1
 
 
 def execute_round(round_id: int, *, engine: RoundEngine | None = None) -> bool:
@@ -73,16 +62,13 @@ def execute_round(round_id: int, *, engine: RoundEngine | None = None) -> bool:
     if not claim_round(round_id, worker):
         logger.info("round %s was not queued (already claimed or cancelled); skipping", round_id)
         return False
-    config: dict[str, Any] = ValuationRound.objects.values_list("config", flat=True).get(
-        pk=round_id
-    )
-    run_claimed_round(round_id, worker, config, engine or configured_engine())
+    config = claimed_config(round_id, worker)
+    if config is not None:
+        run_claimed_round(round_id, worker, config, engine or configured_engine())
     return True
 
 
-def run_claimed_round(
-    round_id: int, worker: str, config: dict[str, Any], engine: RoundEngine
-) -> None:
+def run_claimed_round(round_id: int, worker: str, config: RoundConfig, engine: RoundEngine) -> None:
     """Run ``engine`` on a round ``worker`` has claimed and write its results, or its failure."""
     try:
         outcome = engine(config, progress_writer(round_id, worker))
@@ -96,25 +82,27 @@ def run_claimed_round(
 
 def fail_round(round_id: int, worker: str, error: BaseException) -> None:
     """Record ``error`` on the round, unless it is no longer running for ``worker``."""
-    ValuationRound.objects.filter(
-        pk=round_id, status=ValuationRound.Status.RUNNING, worker=worker
-    ).update(
-        status=ValuationRound.Status.FAILED,
-        error=f"{type(error).__name__}: {error}",
-        finished_at=timezone.now(),
-    )
+    ValuationRound.objects.fail(round_id, worker, f"{type(error).__name__}: {error}")
 
 
-def claimed_config(round_id: int, worker: str) -> dict[str, Any] | None:
-    """The frozen config of a round running for ``worker``; None if it is not (any longer)."""
-    config: dict[str, Any] | None = (
-        ValuationRound.objects.filter(
-            pk=round_id, status=ValuationRound.Status.RUNNING, worker=worker
-        )
+def claimed_config(round_id: int, worker: str) -> RoundConfig | None:
+    """The frozen config of a round running for ``worker``; None if it is not (any longer).
+
+    A stored configuration this release cannot read fails the round with the reason.
+    """
+    data = (
+        ValuationRound.objects.running_for(worker)
+        .filter(pk=round_id)
         .values_list("config", flat=True)
         .first()
     )
-    return config
+    if data is None:
+        return None
+    try:
+        return RoundConfig.from_json(data)
+    except RoundConfigError as error:
+        fail_round(round_id, worker, error)
+        return None
 
 
 def configured_engine() -> RoundEngine:
@@ -125,7 +113,7 @@ def configured_engine() -> RoundEngine:
     return runner
 
 
-def write_results(round_id: int, outcome: EngineOutcome, *, worker: str | None = None) -> None:
+def write_results(round_id: int, outcome: RoundOutcome, *, worker: str | None = None) -> None:
     """Store every contributor's value and the round's diagnostics in one transaction.
 
     Nothing is written if the round was cancelled meanwhile, or (given ``worker``) if another
@@ -155,12 +143,11 @@ def write_results(round_id: int, outcome: EngineOutcome, *, worker: str | None =
             )
             for rank, key in enumerate(ranked, start=1)
         )
-        round.baseline, round.grand_value = outcome.baseline, outcome.grand_value
-        round.diagnostics = outcome.diagnostics
-        round.status = ValuationRound.Status.SUCCEEDED
-        round.stage, round.progress = "done", 1.0
-        round.finished_at = timezone.now()
-        round.save()
+        round.succeed(
+            baseline=outcome.baseline,
+            grand_value=outcome.grand_value,
+            diagnostics=outcome.diagnostics.to_json(),
+        )
 
 
 def progress_writer(round_id: int, worker: str) -> Any:
@@ -177,10 +164,7 @@ def progress_writer(round_id: int, worker: str) -> Any:
             return
         last = now
         fraction = 1.0 if total <= 0 else min(done, total) / total
-        updated = ValuationRound.objects.filter(
-            pk=round_id, status=ValuationRound.Status.RUNNING, worker=worker
-        ).update(stage=stage[:100], progress=fraction, heartbeat=timezone.now())
-        if not updated:
+        if not ValuationRound.objects.beat(round_id, worker, stage=stage, progress=fraction):
             raise RoundCancelledError(round_id)
 
     return progress

@@ -21,11 +21,11 @@ at once. The artefact store (``ENGINE_CACHE_DIR``) must be shared by every worke
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from attribution.rounds.config import RoundConfig
 from attribution.rounds.execution import (
     RoundCancelledError,
     claim_round,
@@ -59,7 +59,7 @@ def claim_for_dispatch(round_id: int, owner: str) -> list[str] | None:
     config = claimed_config(round_id, owner)
     if config is None:
         return None  # cancelled between the claim and this read
-    return [contributor["key"] for contributor in config["contributors"]]
+    return config.keys
 
 
 def run_bank_unit(round_id: int, key: str, owner: str) -> bool | None:
@@ -102,13 +102,13 @@ def value_claimed_round(round_id: int, owner: str) -> bool:
     return True
 
 
-def worker_config(config: dict[str, Any]) -> dict[str, Any]:
+def worker_config(config: RoundConfig) -> RoundConfig:
     """The frozen config on this worker's own ``ENGINE_DEVICE``.
 
     GPU and CPU workers of one round compute on different devices; the device is not part of
     what is computed (it is outside the config hash and the bank keys).
     """
-    return {**config, "device": settings.ENGINE_DEVICE}
+    return config.on_device(settings.ENGINE_DEVICE)
 
 
 def configured_bank_runner() -> BankRunner:

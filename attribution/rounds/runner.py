@@ -1,7 +1,8 @@
-"""The bridge from a frozen round configuration to ``attribution.engine.run_round``.
+"""The bridge from a round's frozen configuration to ``attribution.engine.run_round``.
 
 ``run_engine(config, progress)`` is what a worker calls; tests inject a fake with the same
-signature. It returns plain numbers (``EngineOutcome``), never Django objects.
+signature. It composes the engine's registries — the model version's profile, the metric and
+estimator catalogs — and returns plain numbers (``RoundOutcome``), never Django objects.
 
 ``generate_contributor_bank(config, key, progress)`` is the unit of work of a distributed round:
 one contributor's sample bank, put in the artefact store under the very key ``run_engine`` looks
@@ -11,42 +12,30 @@ it up by, so the valuation stage that follows finds every bank and generates not
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
+from attribution.rounds.config import ContributorConfig, RoundConfig
+from attribution.rounds.outcome import Convergence, Diagnostics, RoundOutcome, SurrogateFit
+
 if TYPE_CHECKING:
     from attribution.engine.generation import GenerationBackend
+    from attribution.engine.run import ContributorInput, Valuation
 
 EngineProgress = Callable[[str, int, int], None]
 
-
-class EngineUnavailableError(RuntimeError):
-    """The configuration asks for something this installation cannot run; the message says why."""
-
-
-@dataclass
-class EngineOutcome:
-    """Per-contributor results of a round, keyed by contributor key."""
-
-    values: dict[str, float]
-    stderr: dict[str, float] | None
-    ci: dict[str, tuple[float, float]] | None
-    exact_values: dict[str, float] | None
-    baseline: float
-    grand_value: float
-    diagnostics: dict[str, Any] = field(default_factory=dict)
-
-
-RoundEngine = Callable[[dict[str, Any], EngineProgress], EngineOutcome]
-BankRunner = Callable[[dict[str, Any], str, EngineProgress], bool]
+RoundEngine = Callable[[RoundConfig, EngineProgress], RoundOutcome]
+BankRunner = Callable[[RoundConfig, str, EngineProgress], bool]
 """``bank_runner(config, contributor_key, progress) -> generated``: False if the bank was stored."""
+
+EXACT_CROSS_CHECK_MAX_PLAYERS = 12
+"""Rounds this small also get exact values of the same game beside the estimate (2^n games)."""
 
 
 def generate_contributor_bank(
-    config: dict[str, Any],
+    config: RoundConfig,
     key: str,
     progress: EngineProgress | None = None,
     *,
@@ -55,115 +44,77 @@ def generate_contributor_bank(
     """Put contributor ``key``'s sample bank in the artefact store; True if it was generated.
 
     Idempotent: a bank already stored (a redelivered or repeated unit) is found and nothing is
-    generated. ``backend`` defaults to the one ``run_engine`` would build from ``config``.
+    generated. ``backend`` defaults to the model profile's.
 
     Raises:
-        EngineUnavailableError: The configuration's model cannot run here.
+        EngineInputError: The configuration's model cannot be loaded here.
         KeyError: ``key`` is not one of the configuration's contributors.
     """
-    from attribution.engine.run import ContributorInput, generate_banks
+    from attribution.engine.profiles import get_profile
+    from attribution.engine.run import generate_banks
     from attribution.engine.store import ArtefactStore
 
-    entry = next((c for c in config["contributors"] if c["key"] == key), None)
-    if entry is None:
-        raise KeyError(f"contributor {key!r} is not in the round's configuration.")
-    watched = _WatchedBackend(backend if backend is not None else load_models(config)[0])
+    contributor = config.contributor(key)
+    if backend is None:
+        backend = get_profile(config.model.kind).load(config.model.spec(config.device)).backend
+    watched = _WatchedBackend(backend)
     generate_banks(
-        [ContributorInput(entry["key"], entry["conditions"], entry["n_records"])],
+        [_engine_input(contributor)],
         watched,
-        n_samples=config["n_samples"],
-        seed=config["seed"],
+        n_samples=config.n_samples,
+        seed=config.seed,
         store=ArtefactStore(settings.ENGINE_CACHE_DIR),
         progress=progress,
     )
     return watched.generated
 
 
-def load_models(config: dict[str, Any]) -> tuple[GenerationBackend[Any], Any]:
-    """The generation backend and the featurizer of a round's model, on ``config["device"]``.
-
-    Raises:
-        EngineUnavailableError: The model kind is not supported by this installation.
-    """
-    from attribution.engine.demos.digits.training import SHIPPED_WEIGHTS, load_digits_models
-
-    model = config["model"]
-    if model["kind"] != "builtin_digits":
-        raise EngineUnavailableError(
-            f"model kind {model['kind']!r} needs a featurizer and reference data configured for "
-            "it; this installation values the built-in digits model only so far."
-        )
-    weights = Path(model["path"]) if model["path"] else SHIPPED_WEIGHTS
-    backend, classifier, _ = load_digits_models(weights, config["device"])
-    return backend, classifier
-
-
-def run_engine(config: dict[str, Any], progress: EngineProgress) -> EngineOutcome:
+def run_engine(config: RoundConfig, progress: EngineProgress) -> RoundOutcome:
     """Run a round's configuration through the attribution engine."""
-    from attribution.engine.demos.digits.data import load_digit_images
-    from attribution.engine.demos.digits.demo import digits_metrics, digits_scorers
-    from attribution.engine.estimators import (
-        ExactShapley,
-        KernelShapley,
-        LeaveOneOut,
-        PermutationShapley,
-        ShapleyEstimator,
-        SurrogateShapley,
-    )
-    from attribution.engine.run import ContributorInput, run_round
+    from attribution.engine.estimators.catalog import get_estimator
+    from attribution.engine.profiles import get_profile
+    from attribution.engine.run import run_round
     from attribution.engine.store import ArtefactStore
 
-    backend, classifier = load_models(config)
-    real_images, _ = load_digit_images()
-    metrics, empty_values = digits_metrics(classifier(real_images))
-    metric = config["metric"]
-    if metric not in metrics:
-        raise EngineUnavailableError(f"metric {metric!r} is not available for the digits model.")
-    contributors = [
-        ContributorInput(c["key"], c["conditions"], c["n_records"]) for c in config["contributors"]
-    ]
-    scorers = digits_scorers([c.get("labels", []) for c in config["contributors"]])
-    budget, seed, n_bootstrap = config["budget"], config["seed"], config["n_bootstrap"]
-    factories: dict[str, Callable[[], ShapleyEstimator]] = {
-        "surrogate": lambda: SurrogateShapley(budget=budget, seed=seed, n_bootstrap=n_bootstrap),
-        "kernel": lambda: KernelShapley(budget=budget, seed=seed, n_bootstrap=max(n_bootstrap, 2)),
-        "permutation": lambda: PermutationShapley(budget=budget, seed=seed),
-        "exact": ExactShapley,
-        "loo": LeaveOneOut,
-    }
+    model = get_profile(config.model.kind).load(config.model.spec(config.device))
+    setup = model.metric_setup(config.metric, [c.labels for c in config.contributors])
+    estimator = get_estimator(config.estimator)
     result = run_round(
-        contributors,
-        backend,
-        classifier,
-        {metric: metrics[metric]},
-        n_samples=config["n_samples"],
-        seed=seed,
-        scorers=scorers,
-        empty_values=empty_values,
-        estimator=factories[config["estimator"]],
-        exact=config["estimator"] != "exact" and len(contributors) <= 12,
+        [_engine_input(contributor) for contributor in config.contributors],
+        model.backend,
+        model.featurizer,
+        {config.metric: setup.metric},
+        n_samples=config.n_samples,
+        seed=config.seed,
+        scorers=setup.scorers,
+        empty_values={config.metric: setup.empty_value},
+        estimator=lambda: estimator.build(config.budget, config.seed, config.n_bootstrap),
+        exact=config.estimator != "exact"
+        and len(config.contributors) <= EXACT_CROSS_CHECK_MAX_PLAYERS,
         store=ArtefactStore(settings.ENGINE_CACHE_DIR),
         progress=progress,
     )
-    valuation = result.valuations[metric]
-    keys = result.keys
-    interval = valuation.confidence_interval()
+    return outcome_of(result.valuations[config.metric], result.keys, result.timings)
+
+
+def outcome_of(valuation: Valuation, keys: list[str], timings: dict[str, float]) -> RoundOutcome:
+    """The web side's outcome of one metric's valuation."""
+    from attribution.engine.convergence import surrogate_convergence
+    from attribution.engine.estimators import SurrogateShapley
+
     estimator: Any = valuation.estimator
-    diagnostics: dict[str, Any] = {
-        "n_evaluations": valuation.n_evaluations,
-        "efficiency_gap": float(estimator.efficiency_gap_),
-        "timings": result.timings,
-    }
+    surrogate = convergence = None
     if isinstance(estimator, SurrogateShapley):
-        diagnostics.update(
+        surrogate = SurrogateFit(
             cv_r2=estimator.cv_r2_,
-            raw_efficiency_gap=estimator.raw_efficiency_gap_,
+            raw_efficiency_gap=float(estimator.raw_efficiency_gap_),
             depth=estimator.depth_,
-            observed=estimator.utilities_.tolist(),
+            observed=[float(u) for u in estimator.utilities_],
             predicted=[None if p != p else float(p) for p in estimator.cv_predictions_],
-            convergence=surrogate_convergence(estimator, keys),
         )
-    return EngineOutcome(
+        convergence = Convergence(*surrogate_convergence(estimator, keys))
+    interval = valuation.confidence_interval()
+    return RoundOutcome(
         values=dict(zip(keys, map(float, valuation.values), strict=True)),
         stderr=None
         if valuation.stderr is None
@@ -176,29 +127,20 @@ def run_engine(config: dict[str, Any], progress: EngineProgress) -> EngineOutcom
         else dict(zip(keys, map(float, valuation.exact_values), strict=True)),
         baseline=valuation.baseline,
         grand_value=valuation.grand_value,
-        diagnostics=diagnostics,
+        diagnostics=Diagnostics(
+            n_evaluations=valuation.n_evaluations,
+            efficiency_gap=float(estimator.efficiency_gap_),
+            timings=dict(timings),
+            surrogate=surrogate,
+            convergence=convergence,
+        ),
     )
 
 
-def surrogate_convergence(estimator: Any, keys: list[str]) -> dict[str, Any]:
-    """Values refitted on the first 25%, 50%, 75% and all evaluated coalitions (same depth).
+def _engine_input(contributor: ContributorConfig) -> ContributorInput:
+    from attribution.engine.run import ContributorInput
 
-    Shows whether the values have settled as coalitions were added; costs four CatBoost fits.
-    """
-    from attribution.engine.estimators import SurrogateShapley
-
-    masks, utilities = estimator.masks_, estimator.utilities_
-    inner = len(masks) - 2  # rows 0 and 1 are ∅ and N
-    counts = sorted(
-        {max(4, round(inner * f)) for f in (0.25, 0.5, 0.75, 1.0)} & set(range(inner + 1))
-    )
-    values: dict[str, list[float]] = {key: [] for key in keys}
-    for count in counts:
-        refit = SurrogateShapley(seed=estimator.seed, depth=estimator.depth_, cv_folds=0)
-        refit.fit_table(masks[: count + 2], utilities[: count + 2])
-        for key, value in zip(keys, refit.values_, strict=True):
-            values[key].append(float(value))
-    return {"n_coalitions": [count + 2 for count in counts], "values": values}
+    return ContributorInput(contributor.key, list(contributor.conditions), contributor.n_records)
 
 
 @dataclass

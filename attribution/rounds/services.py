@@ -12,12 +12,6 @@ from django.utils import timezone
 from attribution.models import ContributorValue, ValuationRound
 from attribution.rounds.config import config_hash, freeze_config
 from marketplace.models import Payout, PayoutBatch, User
-from marketplace.payouts import (
-    NegativeValuePolicy,
-    allocate_pool,
-    minor_unit_exponent,
-    to_minor_unit,
-)
 
 
 class RoundStateError(ValueError):
@@ -46,13 +40,7 @@ def _queue(round: ValuationRound, *, user: User | None, enqueue: bool) -> None:
     from attribution.tasks import execute_round_task
 
     config = freeze_config(round)
-    round.config, round.config_hash = config, config_hash(config)
-    round.status = ValuationRound.Status.QUEUED
-    round.stage, round.progress, round.error = "queued", 0.0, ""
-    round.finished_at, round.worker = None, ""
-    if user is not None and round.created_by_id is None:
-        round.created_by = user
-    round.save()
+    round.queue(config.to_json(), config_hash(config), user=user)
     if enqueue:
         transaction.on_commit(lambda: execute_round_task.delay(round.pk))
 
@@ -62,10 +50,7 @@ def cancel_round(round_id: int) -> bool:
 
     A running worker notices at its next progress report and stops without writing results.
     """
-    changed = ValuationRound.objects.filter(
-        pk=round_id, status__in=ValuationRound.UNFINISHED
-    ).update(status=ValuationRound.Status.CANCELLED, finished_at=timezone.now(), stage="cancelled")
-    return changed == 1
+    return ValuationRound.objects.cancel(round_id)
 
 
 def restart_round(round_id: int, *, user: User | None = None) -> ValuationRound:
@@ -75,7 +60,7 @@ def restart_round(round_id: int, *, user: User | None = None) -> ValuationRound:
     """
     with transaction.atomic():
         round = ValuationRound.objects.select_for_update().get(pk=round_id)
-        if round.status not in (ValuationRound.Status.FAILED, ValuationRound.Status.CANCELLED):
+        if round.status not in ValuationRound.RESTARTABLE:
             raise RoundStateError(
                 f"round {round_id} is {round.status}; only failed or cancelled rounds restart."
             )
@@ -98,17 +83,10 @@ def create_payouts(round_id: int, *, user: User | None = None) -> PayoutBatch:
             return PayoutBatch.objects.get(pk=round.payout_batch_id)
         if round.status != ValuationRound.Status.SUCCEEDED:
             raise RoundStateError(f"round {round.pk} is {round.status}; pay out succeeded rounds.")
-        values = {
-            value.contributor.key: value.value
-            for value in ContributorValue.objects.filter(round=round).select_related("contributor")
-        }
-        exponent = minor_unit_exponent(round.currency)
-        allocation = allocate_pool(
-            to_minor_unit(round.pool, round.currency),
-            values,
-            policy=NegativeValuePolicy(round.negative_policy),
-            minor_unit_exponent=exponent,
+        values = dict(
+            ContributorValue.objects.filter(round=round).values_list("contributor__key", "value")
         )
+        allocation = round.plan_payouts(values)
         batch = PayoutBatch.objects.create(
             pool=round.pool,
             currency=round.currency,

@@ -16,12 +16,8 @@ from marketplace.models import ApiKey, Contributor, User
 
 
 def is_staff(user: Any) -> bool:
-    """Staff see and do everything in the API."""
-    return bool(
-        getattr(user, "is_authenticated", False)
-        and user.is_active
-        and (user.is_staff or user.role == User.Role.STAFF)
-    )
+    """Staff see and do everything in the API (``User.is_operator``)."""
+    return bool(getattr(user, "is_authenticated", False) and user.is_operator)
 
 
 def is_partner(user: Any) -> bool:

@@ -21,8 +21,10 @@ from django.core.files.base import ContentFile
 from pytest_django import Settings
 
 from attribution.models import ValuationRound
+from attribution.rounds.config import RoundConfig
 from attribution.rounds.execution import execute_round
-from attribution.rounds.runner import EngineOutcome, EngineProgress
+from attribution.rounds.outcome import Diagnostics, RoundOutcome
+from attribution.rounds.runner import EngineProgress
 from attribution.rounds.services import start_round
 from marketplace.models import Contributor, DataGroup, DataRecord, ModelVersion
 
@@ -142,15 +144,15 @@ class FakeEngine:
     error: BaseException | None = None
     n_steps: int = 3
     during: Any = None
-    configs: list[dict[str, Any]] = field(default_factory=list)
+    configs: list[RoundConfig] = field(default_factory=list)
 
     @property
     def n_calls(self) -> int:
         return len(self.configs)
 
-    def __call__(self, config: dict[str, Any], progress: EngineProgress) -> EngineOutcome:
+    def __call__(self, config: RoundConfig, progress: EngineProgress) -> RoundOutcome:
         self.configs.append(config)
-        keys = [contributor["key"] for contributor in config["contributors"]]
+        keys = config.keys
         for step in range(1, self.n_steps + 1):
             progress("fake stage", step, self.n_steps)
             if step == 1 and self.during is not None:
@@ -158,12 +160,12 @@ class FakeEngine:
         if self.error is not None:
             raise self.error
         values = self.values or {key: float(index + 1) for index, key in enumerate(keys)}
-        return EngineOutcome(
+        return RoundOutcome(
             values=values,
             stderr=dict.fromkeys(values, 0.125),
             ci={key: (value - 0.25, value + 0.25) for key, value in values.items()},
             exact_values=dict(values),
             baseline=0.0,
             grand_value=sum(values.values()),
-            diagnostics={"fake": True, "n_contributors": len(keys)},
+            diagnostics=Diagnostics(n_evaluations=len(keys), timings={"fake": 0.0}),
         )

@@ -25,7 +25,9 @@ from attribution.engine.generation import contributor_seed
 from attribution.engine.progress import Progress, report
 from attribution.engine.run import ContributorInput, generate_banks
 from attribution.engine.store import ArtefactStore
-from attribution.rounds.runner import EngineOutcome, EngineProgress, generate_contributor_bank
+from attribution.rounds.config import RoundConfig
+from attribution.rounds.outcome import RoundOutcome
+from attribution.rounds.runner import EngineProgress, generate_contributor_bank
 
 LOG_ENV = "CREDITSHARE_FAKE_UNIT_LOG"
 SECONDS_ENV = "CREDITSHARE_FAKE_UNIT_SECONDS"
@@ -61,49 +63,42 @@ class SlowBackend:
                 stream.write(f"{event} {key} {os.getpid()} {os.getppid()}\n")
 
 
-def slow_backend(config: dict[str, Any]) -> SlowBackend:
+def slow_backend(config: RoundConfig) -> SlowBackend:
     """The backend for a round's config, timed and logged as the environment says."""
     log = os.environ.get(LOG_ENV)
     return SlowBackend(
-        keys_by_seed={
-            contributor_seed(config["seed"], c["key"]): c["key"] for c in contributors_of(config)
-        },
+        keys_by_seed={contributor_seed(config.seed, key): key for key in config.keys},
         seconds=float(os.environ.get(SECONDS_ENV, "1.0")),
         log=Path(log) if log else None,
     )
 
 
-def contributors_of(config: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(config["contributors"])
-
-
-def slow_bank_unit(config: dict[str, Any], key: str, progress: EngineProgress) -> bool:
+def slow_bank_unit(config: RoundConfig, key: str, progress: EngineProgress) -> bool:
     """An ``ENGINE_BANK_RUNNER``: the real unit of work with ``SlowBackend``."""
     return generate_contributor_bank(config, key, progress, backend=slow_backend(config))
 
 
-def value_from_banks(config: dict[str, Any], progress: EngineProgress) -> EngineOutcome:
+def value_from_banks(config: RoundConfig, progress: EngineProgress) -> RoundOutcome:
     """An ``ENGINE_RUNNER``: each contributor's value is the mean of its stored bank."""
     contributors = [
-        ContributorInput(c["key"], c["conditions"], c["n_records"]) for c in contributors_of(config)
+        ContributorInput(c.key, list(c.conditions), c.n_records) for c in config.contributors
     ]
     banks, _ = generate_banks(
         contributors,
         slow_backend(config),
-        n_samples=config["n_samples"],
-        seed=config["seed"],
+        n_samples=config.n_samples,
+        seed=config.seed,
         store=ArtefactStore(settings.ENGINE_CACHE_DIR),
         progress=progress,
     )
     values = {c.key: float(bank.mean()) for c, bank in zip(contributors, banks, strict=True)}
-    return EngineOutcome(
+    return RoundOutcome(
         values=values,
         stderr=None,
         ci=None,
         exact_values=None,
         baseline=0.0,
         grand_value=sum(values.values()),
-        diagnostics={"fake": "value_from_banks"},
     )
 
 
@@ -123,7 +118,7 @@ def executions(path: Path) -> Counter[str]:
     return Counter(key for event, key, _, _ in read_unit_log(path) if event == "start")
 
 
-def failing_bank_unit(config: dict[str, Any], key: str, progress: EngineProgress) -> bool:
+def failing_bank_unit(config: RoundConfig, key: str, progress: EngineProgress) -> bool:
     """An ``ENGINE_BANK_RUNNER`` whose unit for contributor ``bob`` runs out of GPU memory."""
     if key == "bob":
         raise RuntimeError("CUDA out of memory")

@@ -72,7 +72,7 @@ class Command(BaseCommand):
             title="Digits demo: label fidelity",
             defaults={
                 "model_version": version,
-                "metric": ValuationRound.Metric.LABEL_FIDELITY,
+                "metric": "label_fidelity",
                 "budget": options["budget"],
                 "n_samples": options["samples"],
                 "pool": Decimal("10000.00"),

@@ -20,6 +20,7 @@ from attribution.models import ValuationRound
 from attribution.rounds.execution import claim_round, execute_round
 from attribution.rounds.services import create_payouts, start_round
 from marketplace.models import Contributor, Payout, PayoutBatch, User
+from marketplace.payouts import NegativeValuePolicy
 from tests.attribution.factories import (
     KEYS,
     FakeEngine,
@@ -163,7 +164,7 @@ def test_list_shows_every_round_with_status_metric_estimator_and_link(
     staff_client: Client,
 ) -> None:
     done = make_succeeded_round()
-    draft = make_round(keys=("dave",), metric=ValuationRound.Metric.NEG_FID)
+    draft = make_round(keys=("dave",), metric="neg_fid")
 
     response = staff_client.get(reverse("round-dashboard-list"))
 
@@ -395,7 +396,7 @@ def test_payout_preview_under_reject_policy_shows_why_nothing_is_paid(
 ) -> None:
     round = make_succeeded_round(
         values={"alice": -0.5, "bob": 1.0, "carol": 3.0},
-        negative_policy=ValuationRound.NegativePolicy.REJECT,
+        negative_policy=NegativeValuePolicy.REJECT.value,
     )
 
     response = staff_client.get(reverse("round-dashboard", args=[round.pk]))

@@ -16,6 +16,7 @@ from attribution.models import ContributorValue, ValuationRound
 from attribution.portal.explanations import describe_policies
 from attribution.rounds.services import create_payouts, start_round
 from marketplace.models import Contributor, Payout, User
+from marketplace.payouts import NegativeValuePolicy
 from tests.attribution.factories import make_round, make_succeeded_round, tmp_media  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -170,7 +171,7 @@ def test_credit_shows_a_history_chart_across_rounds(
         {"alice": 3.0, "bob": 1.0, "carol": 1.0},
         title="Summer digits",
         contributors=[*others, bob],
-        metric=ValuationRound.Metric.CLASS_ENTROPY,
+        metric="class_entropy",
     )
 
     html = page(bob_client, "/credit/")
@@ -268,7 +269,7 @@ def test_statement_shows_value_ci_rank_share_payout_and_policy(
 
 
 def test_statement_of_a_reject_round_explains_the_reject_policy(client: Client) -> None:
-    round = succeeded_round(negative_policy=ValuationRound.NegativePolicy.REJECT)
+    round = succeeded_round(negative_policy=NegativeValuePolicy.REJECT.value)
     sign_in(client, "bob-user", Contributor.objects.get(key="bob"))
 
     html = page(client, f"/credit/{round.pk}/")
@@ -292,7 +293,7 @@ def test_statement_of_a_negative_value_says_so(client: Client) -> None:
 
 
 def test_statement_names_other_estimators(client: Client) -> None:
-    round = succeeded_round(estimator=ValuationRound.Estimator.EXACT)
+    round = succeeded_round(estimator="exact")
     sign_in(client, "bob-user", Contributor.objects.get(key="bob"))
 
     html = page(client, f"/credit/{round.pk}/")

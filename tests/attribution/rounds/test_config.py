@@ -36,7 +36,7 @@ def test_config_lists_contributors_sorted_by_key_with_counts_and_classes() -> No
     ]
     round = make_round(version=version, contributors=contributors, seed=11, budget=32)
 
-    config = freeze_config(round)
+    config = freeze_config(round).to_json()
 
     assert [c["key"] for c in config["contributors"]] == ["alice", "bob", "carol"]
     assert [c["n_records"] for c in config["contributors"]] == [3, 2, 1]
@@ -60,7 +60,7 @@ def test_config_counts_only_records_of_accepted_groups() -> None:
     make_group(alice, labels=("1", "1", "1"), status=DataGroup.Status.PENDING, title="pending")
     make_group(alice, labels=("2",), status=DataGroup.Status.REJECTED, title="rejected")
 
-    config = freeze_config(round)
+    config = freeze_config(round).to_json()
 
     assert config["contributors"][0]["n_records"] == 2
 
@@ -72,7 +72,7 @@ def test_non_digit_labels_leave_out_the_labels_list() -> None:
         contributors=[make_contributor("alice", labels=("cat", "3")), make_contributor("bob")],
     )
 
-    alice, bob = freeze_config(round)["contributors"]
+    alice, bob = freeze_config(round).to_json()["contributors"]
 
     assert "labels" not in alice
     assert bob["labels"] == [3, 5]
@@ -87,7 +87,7 @@ def test_label_conditions_come_from_the_record_labels() -> None:
         contributors=[make_contributor("alice", labels=("3", " 7 ")), make_contributor("bob")],
     )
 
-    alice, bob = freeze_config(round)["contributors"]
+    alice, bob = freeze_config(round).to_json()["contributors"]
 
     assert alice["conditions"] == [3, 7]
     assert bob["conditions"] == [3, 5]
@@ -105,7 +105,7 @@ def test_prompt_conditions_are_the_record_captions() -> None:
         ],
     )
 
-    alice, bob = freeze_config(round)["contributors"]
+    alice, bob = freeze_config(round).to_json()["contributors"]
 
     assert alice["conditions"] == ["a red fox", "a blue bird"]
     assert bob["conditions"] == ["a cat"]
@@ -121,21 +121,21 @@ def test_contributor_without_accepted_records_is_refused() -> None:
     )
 
     with pytest.raises(RoundConfigError, match="carol has no accepted data"):
-        freeze_config(round)
+        freeze_config(round).to_json()
 
 
 def test_fewer_than_two_contributors_is_refused() -> None:
     round = make_round(("alice",))
 
     with pytest.raises(RoundConfigError, match="at least 2 contributors"):
-        freeze_config(round)
+        freeze_config(round).to_json()
 
 
 def test_round_without_contributors_is_refused() -> None:
     round = make_round(("alice", "bob"), contributors=[])
 
     with pytest.raises(RoundConfigError, match="at least 2 contributors"):
-        freeze_config(round)
+        freeze_config(round).to_json()
 
 
 def test_contributor_missing_from_the_contributor_labels_is_refused() -> None:
@@ -145,7 +145,7 @@ def test_contributor_missing_from_the_contributor_labels_is_refused() -> None:
     )
 
     with pytest.raises(RoundConfigError, match="no class for contributor bob"):
-        freeze_config(round)
+        freeze_config(round).to_json()
 
 
 def test_non_numeric_label_under_label_conditions_is_refused() -> None:
@@ -158,7 +158,7 @@ def test_non_numeric_label_under_label_conditions_is_refused() -> None:
     )
 
     with pytest.raises(RoundConfigError, match="alice has a record whose label is not a class"):
-        freeze_config(round)
+        freeze_config(round).to_json()
 
 
 def test_missing_captions_under_prompt_conditions_are_refused() -> None:
@@ -174,7 +174,7 @@ def test_missing_captions_under_prompt_conditions_are_refused() -> None:
     )
 
     with pytest.raises(RoundConfigError, match="bob has 2 record"):
-        freeze_config(round)
+        freeze_config(round).to_json()
 
 
 def test_non_numeric_contributor_class_is_a_config_error() -> None:
@@ -184,7 +184,7 @@ def test_non_numeric_contributor_class_is_a_config_error() -> None:
     )
 
     with pytest.raises(RoundConfigError):
-        freeze_config(round)
+        freeze_config(round).to_json()
 
 
 def test_superscript_digit_label_does_not_crash_the_freeze() -> None:
@@ -193,19 +193,19 @@ def test_superscript_digit_label_does_not_crash_the_freeze() -> None:
         contributors=[make_contributor("alice", labels=("²",)), make_contributor("bob")],
     )
 
-    alice, _ = freeze_config(round)["contributors"]
+    alice, _ = freeze_config(round).to_json()["contributors"]
 
     assert "labels" not in alice
 
 
 def test_config_hash_is_stable_and_changes_with_the_config() -> None:
     round = make_round(("alice", "bob"))
-    config = freeze_config(round)
+    config = freeze_config(round).to_json()
     reordered = dict(reversed(list(config.items())))
     changed = copy.deepcopy(config)
     changed["seed"] += 1
 
-    assert config_hash(config) == config_hash(freeze_config(round))
+    assert config_hash(config) == config_hash(freeze_config(round).to_json())
     assert config_hash(config) == config_hash(reordered)
     assert config_hash(config) != config_hash(changed)
     assert len(config_hash(config)) == 64
@@ -214,9 +214,9 @@ def test_config_hash_is_stable_and_changes_with_the_config() -> None:
 def test_config_hash_ignores_the_device() -> None:
     round = make_round(("alice", "bob"))
     with override_settings(ENGINE_DEVICE="cpu"):
-        on_cpu = freeze_config(round)
+        on_cpu = freeze_config(round).to_json()
     with override_settings(ENGINE_DEVICE="cuda:1"):
-        on_gpu = freeze_config(round)
+        on_gpu = freeze_config(round).to_json()
 
     assert (on_cpu["device"], on_gpu["device"]) == ("cpu", "cuda:1")
     assert config_hash(on_cpu) == config_hash(on_gpu)

@@ -11,8 +11,10 @@ from django.utils import timezone
 
 from attribution.models import ContributorValue, ValuationRound
 from attribution.rounds import execution
+from attribution.rounds.config import RoundConfig
 from attribution.rounds.execution import claim_round, execute_round, write_results
-from attribution.rounds.runner import EngineOutcome, EngineProgress
+from attribution.rounds.outcome import RoundOutcome
+from attribution.rounds.runner import EngineProgress
 from attribution.rounds.services import cancel_round, start_round
 from tests.attribution.factories import (
     FakeEngine,
@@ -115,7 +117,7 @@ def test_the_engine_gets_the_frozen_config() -> None:
     execute_round(round.pk, engine=engine)
 
     round.refresh_from_db()
-    assert engine.configs == [round.config]
+    assert engine.configs == [RoundConfig.from_json(round.config)]
 
 
 def test_run_engine_is_the_default_engine(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -161,7 +163,7 @@ def test_an_engine_that_never_reports_after_a_cancel_still_writes_nothing() -> N
     round = queued_round()
     engine = FakeEngine(n_steps=0)
 
-    def cancel_then_finish(config: dict, progress: EngineProgress) -> EngineOutcome:
+    def cancel_then_finish(config: RoundConfig, progress: EngineProgress) -> RoundOutcome:
         cancel_round(round.pk)
         return engine(config, lambda *_: None)
 
@@ -174,7 +176,7 @@ def test_an_engine_that_never_reports_after_a_cancel_still_writes_nothing() -> N
 def test_an_engine_error_after_a_cancel_does_not_mark_the_round_failed() -> None:
     round = queued_round()
 
-    def cancel_then_crash(config: dict, progress: EngineProgress) -> EngineOutcome:
+    def cancel_then_crash(config: RoundConfig, progress: EngineProgress) -> RoundOutcome:
         cancel_round(round.pk)
         raise RuntimeError("worker shutting down")
 
@@ -190,7 +192,7 @@ def test_progress_updates_stage_fraction_and_heartbeat(monkeypatch: pytest.Monke
     old = timezone.now() - timedelta(minutes=5)
     seen: list[tuple[str, float, bool]] = []
 
-    def engine(config: dict, progress: EngineProgress) -> EngineOutcome:
+    def engine(config: RoundConfig, progress: EngineProgress) -> RoundOutcome:
         for done in (1, 2):
             ValuationRound.objects.filter(pk=round.pk).update(heartbeat=old)
             progress(f"generating bank {done}", done, 4)
@@ -213,7 +215,7 @@ def test_progress_is_throttled_but_always_reports_completion(
     round = queued_round()
     seen: list[tuple[str, float]] = []
 
-    def engine(config: dict, progress: EngineProgress) -> EngineOutcome:
+    def engine(config: RoundConfig, progress: EngineProgress) -> RoundOutcome:
         for done in (1, 2, 3, 4):
             progress(f"step {done}", done, 4)
             row = ValuationRound.objects.get(pk=round.pk)
@@ -235,7 +237,7 @@ def test_write_results_replaces_earlier_partial_rows() -> None:
     assert claim_round(round.pk, "worker-a")
     alice = round.contributors.get(key="alice")
     ContributorValue.objects.create(round=round, contributor=alice, value=99.0, rank=1)
-    outcome = EngineOutcome(
+    outcome = RoundOutcome(
         values={"alice": 0.5, "bob": 2.0, "carol": 1.0},
         stderr=None,
         ci=None,
@@ -268,7 +270,7 @@ def test_equal_values_are_ranked_by_key() -> None:
 
 def test_write_results_on_a_round_that_is_no_longer_running_keeps_nothing() -> None:
     round = queued_round()
-    outcome = FakeEngine(n_steps=0)(round.config, lambda *_: None)
+    outcome = FakeEngine(n_steps=0)(RoundConfig.from_json(round.config), lambda *_: None)
 
     write_results(round.pk, outcome)  # still queued: never claimed
 

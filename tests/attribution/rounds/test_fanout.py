@@ -7,6 +7,7 @@ and an artefact store with this process, and kill one worker with SIGKILL in the
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -24,6 +25,7 @@ from django.db.utils import load_backend
 from pytest_django import DjangoDbBlocker, Settings
 
 from attribution.models import ContributorValue, ValuationRound
+from attribution.rounds.config import ContributorConfig, ModelConfig, RoundConfig
 from attribution.rounds.execution import claim_round
 from attribution.rounds.fanout import (
     claim_for_dispatch,
@@ -93,7 +95,9 @@ def test_a_dispatched_round_generates_every_bank_once_and_values_it(unit_log: Pa
     round.refresh_from_db()
     assert (round.status, round.worker, round.progress) == (Status.SUCCEEDED, OWNER, 1.0)
     assert fake_units.executions(unit_log) == dict.fromkeys(KEYS, 1)  # valuation generated none
-    expected = fake_units.value_from_banks(round.config, lambda *_: None).values
+    expected = fake_units.value_from_banks(
+        RoundConfig.from_json(round.config), lambda *_: None
+    ).values
     assert stored_values(round) == expected
 
 
@@ -165,7 +169,19 @@ def test_rounds_fan_out_only_with_a_broker_and_a_result_backend() -> None:
 def test_workers_compute_on_their_own_device(settings: Settings) -> None:
     settings.ENGINE_DEVICE = "cuda:1"
 
-    assert worker_config({"device": "cpu", "seed": 3}) == {"device": "cuda:1", "seed": 3}
+    config = RoundConfig(
+        model=ModelConfig("builtin_digits", "", "", "", "contributor"),
+        contributors=(ContributorConfig("alice", 1, (0,)),),
+        metric="inception_score",
+        estimator="exact",
+        budget=8,
+        n_samples=2,
+        n_bootstrap=0,
+        seed=3,
+        device="cpu",
+    )
+
+    assert worker_config(config) == dataclasses.replace(config, device="cuda:1")
 
 
 def status_of(round: ValuationRound) -> str:
@@ -311,7 +327,7 @@ def test_a_round_completes_end_to_end_on_two_workers_with_the_real_engine(
     # The same round in this process, from an empty store: the same values (CPU, 1 thread).
     torch.set_num_threads(1)
     settings.ENGINE_CACHE_DIR = tmp_path / "in-process-cache"
-    reference = run_engine(round.config, lambda *_: None)
+    reference = run_engine(RoundConfig.from_json(round.config), lambda *_: None)
     assert stored_values(round) == pytest.approx(reference.values, rel=1e-6, abs=1e-9)
 
 
@@ -377,5 +393,5 @@ def test_killing_a_worker_mid_unit_still_completes_the_round_once(
     monkeypatch.setenv(fake_units.SECONDS_ENV, "0")
     monkeypatch.delenv(fake_units.LOG_ENV, raising=False)
     settings.ENGINE_CACHE_DIR = tmp_path / "undisturbed-cache"
-    undisturbed = fake_units.value_from_banks(round.config, lambda *_: None)
+    undisturbed = fake_units.value_from_banks(RoundConfig.from_json(round.config), lambda *_: None)
     assert stored_values(round) == undisturbed.values

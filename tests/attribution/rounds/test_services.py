@@ -8,7 +8,8 @@ import pytest
 
 from attribution.models import ContributorValue, ValuationRound
 from attribution.rounds import execution
-from attribution.rounds.config import RoundConfigError, config_hash
+from attribution.rounds.config import RoundConfig, RoundConfigError, config_hash
+from attribution.rounds.outcome import Diagnostics
 from attribution.rounds.services import (
     RoundStateError,
     approve_payouts,
@@ -18,7 +19,7 @@ from attribution.rounds.services import (
     start_round,
 )
 from marketplace.models import DataGroup, Payout, PayoutBatch, User
-from marketplace.payouts import PayoutError
+from marketplace.payouts import NegativeValuePolicy, PayoutError
 from tests.attribution.factories import (
     FakeEngine,
     make_round,
@@ -50,7 +51,7 @@ def test_start_freezes_the_config_and_its_hash_and_queues_the_round(engine: Fake
     round.refresh_from_db()
     assert round.status == Status.QUEUED
     assert (round.stage, round.progress, round.error) == ("queued", 0.0, "")
-    assert [c["key"] for c in round.config["contributors"]] == ["alice", "bob", "carol"]
+    assert RoundConfig.from_json(round.config).keys == ["alice", "bob", "carol"]
     assert round.config_hash == config_hash(round.config)
     assert started.config_hash == round.config_hash
     assert engine.n_calls == 0  # enqueue=False: nobody runs it yet
@@ -78,11 +79,11 @@ def test_start_runs_the_task_on_commit_and_ranks_contributors_by_value(
     round.refresh_from_db()
     assert len(callbacks) == 1
     assert engine.n_calls == 1
-    assert engine.configs[0] == round.config
+    assert engine.configs[0] == RoundConfig.from_json(round.config)
     assert round.status == Status.SUCCEEDED
     assert (round.stage, round.progress) == ("done", 1.0)
     assert round.grand_value == 6.0
-    assert round.diagnostics == {"fake": True, "n_contributors": 3}
+    assert round.read_diagnostics() == Diagnostics(n_evaluations=3, timings={"fake": 0.0})
     assert round.finished_at is not None
     rows = list(round.values.select_related("contributor"))
     assert [(v.rank, v.contributor.key, v.value) for v in rows] == [
@@ -256,7 +257,7 @@ def test_payouts_are_refused_for_a_round_that_has_not_succeeded(status: str) -> 
 def test_reject_policy_with_a_negative_value_creates_nothing() -> None:
     round = make_succeeded_round(
         {"alice": -0.5, "bob": 1.0, "carol": 3.0},
-        negative_policy=ValuationRound.NegativePolicy.REJECT,
+        negative_policy=NegativeValuePolicy.REJECT.value,
     )
 
     with pytest.raises(PayoutError, match="'alice'"):
@@ -271,7 +272,7 @@ def test_reject_policy_with_a_negative_value_creates_nothing() -> None:
 def test_payouts_without_any_positive_value_create_nothing() -> None:
     round = make_succeeded_round({"alice": 0.0, "bob": -1.0, "carol": 0.0})
 
-    with pytest.raises(PayoutError, match="nothing to pay"):
+    with pytest.raises(PayoutError, match="no value to share"):
         create_payouts(round.pk)
 
     assert PayoutBatch.objects.count() == 0
@@ -314,7 +315,7 @@ def test_approving_an_approved_batch_keeps_the_first_approval() -> None:
 def test_values_are_kept_when_payouts_are_refused() -> None:
     round = make_succeeded_round(
         {"alice": -1.0, "bob": 1.0, "carol": 2.0},
-        negative_policy=ValuationRound.NegativePolicy.REJECT,
+        negative_policy=NegativeValuePolicy.REJECT.value,
     )
 
     with pytest.raises(PayoutError):

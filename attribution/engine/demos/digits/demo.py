@@ -17,7 +17,6 @@ metrics of the pooled samples, with exact Shapley values of the same proxy game 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,21 +29,15 @@ from attribution.engine.demos.digits.data import (
     PlantedContributor,
     load_digit_images,
     make_digits_marketplace,
-    marker_present,
 )
 from attribution.engine.demos.digits.training import SHIPPED_WEIGHTS, load_digits_models
 from attribution.engine.estimators import SurrogateShapley
 from attribution.engine.features import Features
 from attribution.engine.games.proxy import EmptyValue, Metric
-from attribution.engine.metrics import (
-    ArtefactFreeRate,
-    InceptionScore,
-    MeanScore,
-    NegativeFrechetDistance,
-    reference_statistics,
-)
+from attribution.engine.metrics.catalog import get_metric
+from attribution.engine.profiles.digits import digits_metric, digits_scorers
 from attribution.engine.progress import Progress
-from attribution.engine.run import ContributorInput, RoundResult, Scorer, run_round
+from attribution.engine.run import ContributorInput, RoundResult, run_round
 from attribution.engine.store import ArtefactStore
 
 QUALITY_METRICS = ("inception_score", "neg_fid")
@@ -68,47 +61,14 @@ class DigitsDemoReport:
     checks: list[PlantedCheck] = field(default_factory=list)
 
 
+DEMO_METRICS = ("inception_score", "neg_fid", "label_fidelity", "marker_free")
+
+
 def digits_metrics(reference_features: Features) -> tuple[dict[str, Metric], dict[str, EmptyValue]]:
     """The demo's metrics and their empty-coalition values (see the module docstring)."""
-    mean, covariance = reference_statistics(reference_features.embeddings)
-    metrics: dict[str, Metric] = {
-        "inception_score": InceptionScore(),
-        "neg_fid": NegativeFrechetDistance(mean, covariance),
-        "label_fidelity": MeanScore("label_fidelity"),
-        "marker_free": ArtefactFreeRate("marker"),
-    }
-    empty: dict[str, EmptyValue] = {
-        "inception_score": "floor",
-        "neg_fid": "worst_singleton",
-        "label_fidelity": 0.0,
-        "marker_free": "floor",
-    }
+    metrics = {name: digits_metric(name, reference_features) for name in DEMO_METRICS}
+    empty: dict[str, EmptyValue] = {name: get_metric(name).default_empty for name in DEMO_METRICS}
     return metrics, empty
-
-
-def digits_scorers(claimed_labels: Sequence[Sequence[int]]) -> dict[str, Scorer]:
-    """Per-sample scores: the marker detector and the probability of the claimed digit.
-
-    Args:
-        claimed_labels: Per contributor, the digit labels their records claim.
-    """
-    counts = [
-        np.bincount(np.asarray(labels, dtype=np.int64), minlength=10) for labels in claimed_labels
-    ]
-    claimed = [c / c.sum() for c in counts if c.sum() > 0]
-
-    def fidelity(
-        images: NDArray[np.float32], features: Features, index: int
-    ) -> NDArray[np.float64]:
-        assert features.probabilities is not None
-        return np.asarray(features.probabilities @ claimed[index], dtype=np.float64)
-
-    def marker(images: NDArray[np.float32], features: Features, index: int) -> NDArray[np.float64]:
-        return marker_present(images)
-
-    if len(claimed) < len(counts):  # someone claims no labels: fidelity is undefined
-        return {"marker": marker}
-    return {"label_fidelity": fidelity, "marker": marker}
 
 
 def run_digits_demo(

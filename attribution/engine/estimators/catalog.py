@@ -1,0 +1,145 @@
+"""The estimator catalog: every Shapley estimator a round or the CLI can name, in one place.
+
+Each entry holds the name stored on a round, a label for people, a factory from the round's
+parameters (budget, seed, number of bootstrap refits) to a fresh estimator, and the plain-words
+sentences a contributor's statement shows. The round runner, the CLI, the round model's choices,
+the API's serializers and the statement all read this one table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from attribution.engine.errors import EngineInputError
+from attribution.engine.estimators.base import ShapleyEstimator
+from attribution.engine.estimators.exact import ExactShapley
+from attribution.engine.estimators.kernel import KernelShapley
+from attribution.engine.estimators.loo import LeaveOneOut
+from attribution.engine.estimators.permutation import PermutationShapley
+from attribution.engine.estimators.surrogate import SurrogateShapley
+
+EstimatorFactory = Callable[[int, int, int], ShapleyEstimator]
+"""``factory(budget, seed, n_bootstrap) -> estimator`` (unfitted)."""
+
+
+@dataclass(frozen=True)
+class EstimatorSpec:
+    """One catalog entry.
+
+    Attributes:
+        name: The identifier stored on rounds and given to the CLI.
+        label: A short human name.
+        factory: Builds a fresh estimator from (budget, seed, n_bootstrap).
+        uses_budget: Whether the budget changes what the estimator does.
+        method: How the values are estimated, in plain words, one sentence per item. ``{evaluated}``
+            stands for "N coalitions" and ``{n_players}`` / ``{n_coalitions_all}`` for the
+            number of contributors and 2^n.
+        is_shapley: False for estimators whose values are not Shapley values (leave-one-out).
+    """
+
+    name: str
+    label: str
+    factory: EstimatorFactory
+    uses_budget: bool
+    method: tuple[str, ...]
+    is_shapley: bool = True
+
+    def build(self, budget: int, seed: int, n_bootstrap: int) -> ShapleyEstimator:
+        """A fresh, unfitted estimator with the round's parameters."""
+        return self.factory(budget, seed, n_bootstrap)
+
+    def explain(self, *, n_evaluations: int | None, n_players: int) -> list[str]:
+        """The method sentences with the round's numbers filled in."""
+        evaluated = "the sampled coalitions"
+        if n_evaluations is not None:
+            evaluated = f"{n_evaluations:,} coalitions"
+        return [
+            line.format(
+                evaluated=evaluated, n_players=n_players, n_coalitions_all=f"{2**n_players:,}"
+            )
+            for line in self.method
+        ]
+
+
+ESTIMATORS: dict[str, EstimatorSpec] = {
+    spec.name: spec
+    for spec in (
+        EstimatorSpec(
+            "surrogate",
+            "SurrogateSHAP",
+            lambda budget, seed, n_bootstrap: SurrogateShapley(
+                budget=budget, seed=seed, n_bootstrap=n_bootstrap
+            ),
+            uses_budget=True,
+            method=(
+                "The metric was evaluated on {evaluated}, and a gradient-boosted tree model (the "
+                "surrogate) was fitted to predict a coalition's score from who is in it.",
+                "Your value is the exact Shapley value of that surrogate — what you add to a "
+                "coalition, averaged over every order in which contributors could join — "
+                "computed with TreeSHAP and corrected so that all values add up to the measured "
+                "total.",
+            ),
+        ),
+        EstimatorSpec(
+            "kernel",
+            "KernelSHAP",
+            lambda budget, seed, n_bootstrap: KernelShapley(
+                budget=budget, seed=seed, n_bootstrap=max(n_bootstrap, 2)
+            ),
+            uses_budget=True,
+            method=(
+                "KernelSHAP evaluated the metric on {evaluated} drawn at random, weighted them as "
+                "the Shapley value does, and solved a regression whose coefficients are the "
+                "values, constrained to add up to the measured total.",
+            ),
+        ),
+        EstimatorSpec(
+            "permutation",
+            "Permutation sampling",
+            lambda budget, seed, n_bootstrap: PermutationShapley(budget=budget, seed=seed),
+            uses_budget=True,
+            method=(
+                "Contributors were added one at a time in random orders; your value is the "
+                "average gain in the score when your data joined, over {evaluated}.",
+            ),
+        ),
+        EstimatorSpec(
+            "exact",
+            "Exact (all coalitions)",
+            lambda budget, seed, n_bootstrap: ExactShapley(),
+            uses_budget=False,
+            method=(
+                "All 2^{n_players} = {n_coalitions_all} coalitions were evaluated, so your value "
+                "is the exact Shapley value: what you add to a coalition, averaged over every "
+                "order in which contributors could join.",
+            ),
+        ),
+        EstimatorSpec(
+            "loo",
+            "Leave-one-out",
+            lambda budget, seed, n_bootstrap: LeaveOneOut(),
+            uses_budget=False,
+            method=(
+                "Leave-one-out: your value is how much the score of everyone's data together "
+                "drops when your data alone is left out. It is not a Shapley value, so the "
+                "values need not add up to the total.",
+            ),
+            is_shapley=False,
+        ),
+    )
+}
+
+
+def get_estimator(name: str) -> EstimatorSpec:
+    """The catalog entry called ``name``.
+
+    Raises:
+        EngineInputError: No estimator has that name; the message lists the known ones.
+    """
+    spec = ESTIMATORS.get(name)
+    if spec is None:
+        raise EngineInputError(
+            f"unknown estimator {name!r}; choose one of {', '.join(sorted(ESTIMATORS))}."
+        )
+    return spec

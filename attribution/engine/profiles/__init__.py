@@ -1,0 +1,40 @@
+"""Model profiles: one per kind of model version, each turning a frozen model description into
+everything a round needs (see ``base``). ``PROFILES`` is the registry the runner and the web side
+read; adding a kind of model is one profile module and its entry here.
+"""
+
+from attribution.engine.errors import EngineInputError
+from attribution.engine.profiles.base import LoadedModel, MetricSetup, ModelProfile, ModelSpec
+from attribution.engine.profiles.digits import DigitsProfile
+
+PROFILES: dict[str, ModelProfile] = {profile.kind: profile for profile in (DigitsProfile(),)}
+
+
+class UnsupportedModelKindError(EngineInputError):
+    """No profile values this kind of model in this installation."""
+
+
+def get_profile(kind: str) -> ModelProfile:
+    """The profile of model kind ``kind``.
+
+    Raises:
+        UnsupportedModelKindError: No profile handles ``kind``; the message lists those that do.
+    """
+    profile = PROFILES.get(kind)
+    if profile is None:
+        raise UnsupportedModelKindError(
+            f"model kind {kind!r} has no profile in this installation; supported kinds: "
+            f"{', '.join(sorted(PROFILES))}."
+        )
+    return profile
+
+
+__all__ = [
+    "PROFILES",
+    "LoadedModel",
+    "MetricSetup",
+    "ModelProfile",
+    "ModelSpec",
+    "UnsupportedModelKindError",
+    "get_profile",
+]

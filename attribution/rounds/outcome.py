@@ -1,0 +1,143 @@
+"""What a round produced, as the worker hands it to the web side: ``RoundOutcome``.
+
+The diagnostics are typed (``Diagnostics``): the worker builds them, ``to_json`` is what the
+round row stores, and pages read them back with ``Diagnostics.from_json`` — the one place that
+knows the stored keys. Reading is lenient on purpose: a row written by an older release, or by a
+fake engine in a drill, gives ``None`` for what it lacks rather than an error on a page.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SurrogateFit:
+    """How well the surrogate predicted held-out coalitions.
+
+    Attributes:
+        cv_r2: Cross-validated R² (None when too few coalitions for cross-validation).
+        raw_efficiency_gap: v(N) − v(∅) − Σφ before the efficiency correction.
+        depth: The tree depth chosen by cross-validation.
+        observed: Utilities of the evaluated coalitions (rows 0 and 1 are ∅ and N).
+        predicted: Their cross-validated predictions (None where a coalition was not held out).
+    """
+
+    cv_r2: float | None
+    raw_efficiency_gap: float | None
+    depth: int | None
+    observed: list[float | None]
+    predicted: list[float | None]
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """Values refitted on growing prefixes of the evaluated coalitions."""
+
+    n_coalitions: list[int]
+    values: dict[str, list[float]]
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """How a round's values were obtained, for the dashboard and the statement."""
+
+    n_evaluations: int | None = None
+    efficiency_gap: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    surrogate: SurrogateFit | None = None
+    convergence: Convergence | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON stored on the round row (flat keys, as rows have always held them)."""
+        data: dict[str, Any] = {"timings": dict(self.timings)}
+        if self.n_evaluations is not None:
+            data["n_evaluations"] = self.n_evaluations
+        if self.efficiency_gap is not None:
+            data["efficiency_gap"] = self.efficiency_gap
+        if self.surrogate is not None:
+            data.update(
+                cv_r2=self.surrogate.cv_r2,
+                raw_efficiency_gap=self.surrogate.raw_efficiency_gap,
+                depth=self.surrogate.depth,
+                observed=list(self.surrogate.observed),
+                predicted=list(self.surrogate.predicted),
+            )
+        if self.convergence is not None:
+            data["convergence"] = {
+                "n_coalitions": list(self.convergence.n_coalitions),
+                "values": {key: list(v) for key, v in self.convergence.values.items()},
+            }
+        return data
+
+    @classmethod
+    def from_json(cls, data: object) -> Diagnostics:
+        """Read stored diagnostics; anything missing or malformed reads as None."""
+        if not isinstance(data, Mapping):
+            return cls()
+        timings = data.get("timings")
+        surrogate = None
+        if "cv_r2" in data or "observed" in data:
+            observed, predicted = data.get("observed"), data.get("predicted")
+            surrogate = SurrogateFit(
+                cv_r2=_finite(data.get("cv_r2")),
+                raw_efficiency_gap=_finite(data.get("raw_efficiency_gap")),
+                depth=_integer(data.get("depth")),
+                observed=[_finite(o) for o in observed] if isinstance(observed, list) else [],
+                predicted=[_finite(p) for p in predicted] if isinstance(predicted, list) else [],
+            )
+        return cls(
+            n_evaluations=_integer(data.get("n_evaluations")),
+            efficiency_gap=_finite(data.get("efficiency_gap")),
+            timings={
+                str(k): float(v)
+                for k, v in (timings.items() if isinstance(timings, Mapping) else ())
+                if _finite(v) is not None
+            },
+            surrogate=surrogate,
+            convergence=_convergence(data.get("convergence")),
+        )
+
+
+@dataclass
+class RoundOutcome:
+    """Per-contributor results of a round, keyed by contributor key (plain numbers only)."""
+
+    values: dict[str, float]
+    stderr: dict[str, float] | None
+    ci: dict[str, tuple[float, float]] | None
+    exact_values: dict[str, float] | None
+    baseline: float
+    grand_value: float
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _integer(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _floats(value: object) -> list[float]:
+    if not isinstance(value, list):
+        return []
+    return [v for v in (_finite(item) for item in value) if v is not None]
+
+
+def _convergence(value: object) -> Convergence | None:
+    if not isinstance(value, Mapping):
+        return None
+    counts, values = value.get("n_coalitions"), value.get("values")
+    if not isinstance(counts, list) or not isinstance(values, Mapping):
+        return None
+    return Convergence(
+        n_coalitions=[c for c in counts if isinstance(c, int)],
+        values={str(key): _floats(series) for key, series in values.items()},
+    )
