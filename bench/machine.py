@@ -1,7 +1,7 @@
 """The header every benchmark prints: machine, package versions and thread settings.
 
-Benchmarks run with one BLAS/OpenMP thread (see DEVELOPERS.md); the header shows what the run
-actually had, so numbers from different runs can be compared or told apart.
+Benchmarks run with one BLAS/OpenMP thread (see docs/engineering.md, "Threads"); the header shows
+what the run actually had, so numbers from different runs can be compared or told apart.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread, and CI machines have two cores (see DEVELOPERS.md)."""
+    """Tiny models run fastest on one thread on the 2-core CI machines (docs/engineering.md)."""
     import torch
 
     previous = torch.get_num_threads()

@@ -64,7 +64,7 @@ class SurrogateShapley(ShapleyEstimator):
         cv_folds: Folds for ``cv_r2_`` and depth selection (each fold costs one CatBoost fit per
             candidate depth). 0 skips the diagnostic; ``depth="auto"`` then still uses 5 folds.
         n_bootstrap: Bootstrap refits for ``stderr_`` (0 leaves ``stderr_`` None).
-        thread_count: CatBoost threads (1: see the threading note in DEVELOPERS.md).
+        thread_count: CatBoost threads (1: see docs/engineering.md, "Threads").
         progress: Optional ``progress(stage, done, total)`` callback.
 
     Attributes (besides the base class's):

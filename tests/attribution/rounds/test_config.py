@@ -9,6 +9,7 @@ from django.test import override_settings
 
 from attribution.rounds.config import (
     CONFIG_VERSION,
+    RoundConfig,
     RoundConfigError,
     config_hash,
     freeze_config,
@@ -220,3 +221,46 @@ def test_config_hash_ignores_the_device() -> None:
 
     assert (on_cpu["device"], on_gpu["device"]) == ("cpu", "cuda:1")
     assert config_hash(on_cpu) == config_hash(on_gpu)
+
+
+# --- the typed contract -----------------------------------------------------------------------
+
+
+def test_a_frozen_config_reads_back_equal_from_its_json() -> None:
+    round = make_round(("alice", "bob"))
+
+    config = freeze_config(round)
+
+    assert RoundConfig.from_json(config.to_json()) == config
+    assert config_hash(config) == config_hash(config.to_json())
+    assert config.keys == ["alice", "bob"]
+    assert config.contributor("bob").n_records == 2
+
+
+def test_a_config_of_an_unknown_version_is_refused_with_a_clear_error() -> None:
+    data = freeze_config(make_round(("alice", "bob"))).to_json()
+
+    with pytest.raises(RoundConfigError, match="version 2, which this installation cannot read"):
+        RoundConfig.from_json({**data, "version": 2})
+    with pytest.raises(RoundConfigError, match=r"incomplete or malformed.*'metric'"):
+        RoundConfig.from_json({key: value for key, value in data.items() if key != "metric"})
+    with pytest.raises(RoundConfigError, match="no frozen configuration"):
+        RoundConfig.from_json(None)  # type: ignore[arg-type]
+
+
+def test_a_worker_fails_a_round_whose_config_it_cannot_read() -> None:
+    from attribution.models import ValuationRound
+    from attribution.rounds.execution import execute_round
+    from tests.attribution.factories import FakeEngine
+
+    round = make_round(("alice", "bob"))
+    config = {**freeze_config(round).to_json(), "version": 99}
+    ValuationRound.objects.filter(pk=round.pk).update(config=config, status="queued")
+    engine = FakeEngine()
+
+    execute_round(round.pk, engine=engine)
+
+    round.refresh_from_db()
+    assert round.status == ValuationRound.Status.FAILED
+    assert "version 99" in round.error
+    assert engine.n_calls == 0
