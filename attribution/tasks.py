@@ -1,9 +1,10 @@
 """Celery tasks: thin wrappers around ``execute_round`` and the distributed round (worker side).
 
 With a real broker and a result backend, ``attribution.execute_round`` fans the round out as a
-chord (see ``attribution.rounds.fanout``): one ``attribution.generate_bank`` per contributor on the
-``gpu`` queue, then ``attribution.value_round`` on the ``cpu`` queue. In eager mode, or without a
-result backend (a chord needs one to count its finished units), it runs the whole round itself.
+chord (see ``attribution.rounds.fanout``): one ``attribution.generate_bank`` per batch of
+contributors on the ``gpu`` queue, then ``attribution.value_round`` on the ``cpu`` queue. In eager
+mode, or without a result backend (a chord needs one to count its finished units), it runs the
+whole round itself.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from attribution.rounds.execution import execute_round
 from attribution.rounds.fanout import (
     claim_for_dispatch,
     dispatch_owner,
+    plan_units,
     run_bank_unit,
     value_claimed_round,
 )
@@ -35,9 +37,9 @@ def execute_round_task(self: Any, round_id: int) -> bool:
 
 
 @shared_task(name="attribution.generate_bank", acks_late=True)
-def generate_bank_task(round_id: int, key: str, owner: str) -> bool | None:
-    """One contributor's bank: True generated, False found in the store, None skipped."""
-    return run_bank_unit(round_id, key, owner)
+def generate_bank_task(round_id: int, unit: str | dict[str, Any], owner: str) -> bool | None:
+    """One unit's banks: True generated, False all found in the store, None skipped."""
+    return run_bank_unit(round_id, unit, owner)
 
 
 @shared_task(name="attribution.value_round", acks_late=True)
@@ -53,9 +55,9 @@ def fans_out(app: Celery) -> bool:
 
 def dispatch_round(round_id: int, owner: str) -> bool:
     """Claim the round for ``owner`` and send its chord; False if it was not ours to run."""
-    keys = claim_for_dispatch(round_id, owner)
-    if keys is None:
+    config = claim_for_dispatch(round_id, owner)
+    if config is None:
         return False
-    units = [generate_bank_task.s(round_id, key, owner) for key in keys]
+    units = [generate_bank_task.s(round_id, unit, owner) for unit in plan_units(config)]
     chord(units)(value_round_task.s(round_id, owner))
     return True

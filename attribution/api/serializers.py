@@ -25,6 +25,9 @@ class RoundSerializer(serializers.ModelSerializer):
     baseline = serializers.FloatField(
         read_only=True, allow_null=True, help_text="v(∅): utility with no contributor's data."
     )
+    n_contributors = serializers.IntegerField(
+        read_only=True, help_text="How many contributors the round values."
+    )
 
     class Meta:
         model = ValuationRound
@@ -37,6 +40,7 @@ class RoundSerializer(serializers.ModelSerializer):
             "error",
             "model_version",
             "contributors",
+            "n_contributors",
             "metric",
             "estimator",
             "budget",
@@ -53,6 +57,15 @@ class RoundSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
         ]
+        read_only_fields = fields
+
+
+class RoundSummarySerializer(RoundSerializer):
+    """A round in a list: everything but the contributor keys (``n_contributors`` counts them;
+    the round's own page lists them), so a page of rounds stays small at any size."""
+
+    class Meta(RoundSerializer.Meta):
+        fields = [name for name in RoundSerializer.Meta.fields if name != "contributors"]
         read_only_fields = fields
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
@@ -23,17 +23,34 @@ from attribution.api.serializers import (
     RoundCreateSerializer,
     RoundErrorSerializer,
     RoundSerializer,
+    RoundSummarySerializer,
 )
 from attribution.models import ContributorValue, ValuationRound
 from attribution.rounds.config import RoundConfigError
 from attribution.rounds.services import RoundStateError, start_round
 from marketplace.api.permissions import CanWriteRounds, contributor_of, sees_all_rounds
 from marketplace.api.views import INTEGER_ID
+from marketplace.models import Contributor
 
 
 def visible_rounds(user: Any) -> QuerySet[ValuationRound]:
-    """The rounds ``user`` may see: all for staff and partners, their own for a contributor."""
-    rounds = ValuationRound.objects.select_related("model_version").prefetch_related("contributors")
+    """The rounds ``user`` may see: all for staff and partners, their own for a contributor.
+
+    Each carries ``n_contributors`` (a correlated count); the large JSON columns, which the API
+    never shows, stay in the database.
+    """
+    members = ValuationRound.contributors.through.objects.filter(
+        valuationround=OuterRef("pk")
+    ).order_by()
+    rounds = (
+        ValuationRound.objects.select_related("model_version")
+        .defer("config", "diagnostics")
+        .annotate(
+            n_contributors=Subquery(
+                members.values("valuationround").annotate(n=Count("pk")).values("n")
+            )
+        )
+    )
     if sees_all_rounds(user):
         return rounds
     contributor = contributor_of(user)
@@ -69,10 +86,16 @@ class RoundViewSet(
     lookup_value_regex = INTEGER_ID
 
     def get_queryset(self) -> QuerySet[ValuationRound]:
-        return visible_rounds(self.request.user).order_by("-created_at", "-pk")
+        rounds = visible_rounds(self.request.user).order_by("-created_at", "-pk")
+        if self.action == "list":
+            return rounds
+        keys = Contributor.objects.only("key").order_by("key")
+        return rounds.prefetch_related(Prefetch("contributors", queryset=keys))
 
     def get_serializer_class(self) -> type[BaseSerializer]:
-        return RoundCreateSerializer if self.action == "create" else RoundSerializer
+        if self.action == "create":
+            return RoundCreateSerializer
+        return RoundSummarySerializer if self.action == "list" else RoundSerializer
 
     def get_permissions(self) -> list[BasePermission]:
         if self.action in ("create", "start"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -60,9 +61,9 @@ class FigureBlock:
 def contributor_labels(contributors: Iterable[Contributor]) -> dict[str, str]:
     """Key → label: the name, or ``name (key)`` where two contributors share a name."""
     contributors = list(contributors)
-    names = [c.name for c in contributors]
+    counts = Counter(c.name for c in contributors)
     return {
-        c.key: c.name if names.count(c.name) == 1 and c.name else f"{c.name} ({c.key})"
+        c.key: c.name if counts[c.name] == 1 and c.name else f"{c.name} ({c.key})"
         for c in contributors
     }
 
@@ -89,33 +90,42 @@ def value_rows(round: ValuationRound) -> list[ValueRow]:
     ]
 
 
+CHART_TOP = 40
+"""Bar charts show at most this many contributors (the best ranked); the table pages the rest."""
+CONVERGENCE_TOP = 10
+"""The convergence chart follows the best-ranked contributors only (one line each)."""
+
+
 def build_figures(round: ValuationRound, rows: list[ValueRow]) -> dict[str, FigureBlock]:
     """A succeeded round's figures by name.
 
     ``values`` and ``shares`` always; ``fit`` and ``convergence`` when the estimator left those
-    diagnostics (the surrogate does).
+    diagnostics (the surrogate does). Large rounds chart their top ``CHART_TOP`` contributors
+    (``rows`` are in rank order), so a page stays small whatever the number of contributors.
     """
     metric = round.get_metric_display()
     value_title = f"Shapley value ({metric})"
-    labels = [row.label for row in rows]
+    shown = rows[:CHART_TOP]
+    labels = [row.label for row in shown]
+    which = "" if len(shown) == len(rows) else f" The {len(shown)} best ranked of {len(rows)}."
     figures = {
         "values": _block(
             "figure-values",
             "Shapley value per contributor, highest first; error bars are 95% confidence "
-            "intervals, diamonds the exact values where they were computed.",
+            f"intervals, diamonds the exact values where they were computed.{which}",
             charts.plot_values(
                 labels,
-                [row.value for row in rows],
-                [row.ci_low for row in rows],
-                [row.ci_high for row in rows],
-                exact_values=[row.exact_value for row in rows],
+                [row.value for row in shown],
+                [row.ci_low for row in shown],
+                [row.ci_high for row in shown],
+                exact_values=[row.exact_value for row in shown],
                 value_title=value_title,
             ),
         ),
         "shares": _block(
             "figure-shares",
-            "Each contributor's part of what the whole data achieved, v(N) − v(∅).",
-            charts.plot_shares(labels, [row.share for row in rows]),
+            f"Each contributor's part of what the whole data achieved, v(N) − v(∅).{which}",
+            charts.plot_shares(labels, [row.share for row in shown]),
         ),
     }
     diagnostics = round.read_diagnostics()
@@ -124,12 +134,15 @@ def build_figures(round: ValuationRound, rows: list[ValueRow]) -> dict[str, Figu
         figures["fit"] = _fit_block(fit, metric)
     convergence = diagnostics.convergence
     if convergence is not None and convergence.n_coalitions and convergence.values:
-        labels_by_key = {row.key: row.label for row in rows}
-        series = {labels_by_key.get(k, k): v for k, v in sorted(convergence.values.items())}
+        followed = [row for row in rows[:CONVERGENCE_TOP] if row.key in convergence.values]
+        series = {
+            row.label: convergence.values[row.key] for row in sorted(followed, key=lambda r: r.key)
+        }
+        more = "" if len(followed) == len(rows) else f" The {len(followed)} best ranked are shown."
         figures["convergence"] = _block(
             "figure-convergence",
             "Values refitted on the first 25%, 50%, 75% and all of the evaluated coalitions: "
-            "flat lines mean the values have settled.",
+            f"flat lines mean the values have settled.{more}",
             charts.plot_convergence(convergence.n_coalitions, series, value_title=value_title),
         )
     return figures

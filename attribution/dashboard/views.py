@@ -38,6 +38,15 @@ Status = ValuationRound.Status
 FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 POLL_INTERVAL_MS = 2000
 ROUNDS_PER_PAGE = 50
+VALUES_PER_PAGE = 100
+PAYOUT_LINES_SHOWN = 100
+CONTRIBUTORS_LISTED = 30
+"""Pages stay small at any number of contributors: the values table is paged, the payout
+preview lists the largest amounts (the batch's CSV has every line), the facts name the first
+contributors only."""
+
+LIGHT_COLUMNS = ("config", "diagnostics")
+"""Large JSON columns that lists of rounds never show."""
 
 View = Callable[..., HttpResponse]
 
@@ -63,7 +72,11 @@ def staff_required(view: View) -> View:
 @staff_required
 def list_rounds(request: HttpRequest) -> HttpResponse:
     """Every round, newest first, with its status and progress."""
-    rounds = ValuationRound.objects.select_related("model_version").order_by("-created_at", "-pk")
+    rounds = (
+        ValuationRound.objects.select_related("model_version")
+        .defer(*LIGHT_COLUMNS)
+        .order_by("-created_at", "-pk")
+    )
     page = Paginator(rounds, ROUNDS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -77,14 +90,18 @@ def list_rounds(request: HttpRequest) -> HttpResponse:
 @never_cache
 def show_round(request: HttpRequest, round_id: int) -> HttpResponse:
     """One round: live progress while it runs; values, diagnostics and payouts once it succeeded."""
-    round = get_object_or_404(ValuationRound.objects.select_related("model_version"), pk=round_id)
+    round = get_object_or_404(
+        ValuationRound.objects.select_related("model_version").defer("config"), pk=round_id
+    )
     state = progress_state(round)
+    keys = round.contributors.order_by("key").values_list("key", flat=True)
     context: dict[str, Any] = {
         "round": round,
         "state": state,
         "percent": round_percent(round.progress),
         "pool_text": format_money(round.pool, round.currency),
-        "contributors": round.contributors.order_by("key"),
+        "n_contributors": keys.count(),
+        "contributors": list(keys[:CONTRIBUTORS_LISTED]),
         "live": {
             "progress_url": reverse("round-progress", args=[round.pk]),
             "status": round.status,
@@ -95,11 +112,14 @@ def show_round(request: HttpRequest, round_id: int) -> HttpResponse:
     }
     if round.status == Status.SUCCEEDED:
         rows = value_rows(round)
+        payout = preview_payouts(round, rows)
         context.update(
-            rows=rows,
+            rows=Paginator(rows, VALUES_PER_PAGE).get_page(request.GET.get("values_page")),
             figures=build_figures(round, rows),
             efficiency=check_efficiency(round, rows),
-            payout=preview_payouts(round, rows),
+            payout=payout,
+            payout_lines=payout.lines[:PAYOUT_LINES_SHOWN],
+            payout_hidden=max(0, len(payout.lines) - PAYOUT_LINES_SHOWN),
         )
     return render(request, "attribution/dashboard_round.html", context)
 
@@ -159,7 +179,11 @@ def round_percent(progress: float) -> int:
 
 def succeeded_rounds() -> list[ValuationRound]:
     """Rounds that can be compared, newest first."""
-    return list(ValuationRound.objects.filter(status=Status.SUCCEEDED).order_by("-created_at"))
+    return list(
+        ValuationRound.objects.filter(status=Status.SUCCEEDED)
+        .defer(*LIGHT_COLUMNS)
+        .order_by("-created_at")
+    )
 
 
 def _round_id(raw: str) -> int:

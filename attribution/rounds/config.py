@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,7 @@ from django.conf import settings
 
 from attribution.engine.metrics.catalog import get_metric
 from attribution.engine.profiles import ModelSpec
-from marketplace.models import ModelVersion
+from marketplace.models import DataGroup, DataRecord, ModelVersion
 
 if TYPE_CHECKING:
     from attribution.models import ValuationRound
@@ -98,6 +98,18 @@ class RoundConfig:
             if contributor.key == key:
                 return contributor
         raise KeyError(f"contributor {key!r} is not in the round's configuration.")
+
+    def restricted(self, keys: Sequence[str]) -> RoundConfig:
+        """The same round for the contributors ``keys`` only (a distributed unit's share).
+
+        Raises:
+            KeyError: A key is not one of the round's contributors.
+        """
+        by_key = {contributor.key: contributor for contributor in self.contributors}
+        missing = [key for key in keys if key not in by_key]
+        if missing:
+            raise KeyError(f"contributor {missing[0]!r} is not in the round's configuration.")
+        return dataclasses.replace(self, contributors=tuple(by_key[key] for key in keys))
 
     def on_device(self, device: str) -> RoundConfig:
         """The same configuration computed on ``device`` (outside the hash)."""
@@ -191,12 +203,22 @@ def freeze_config(round: ValuationRound) -> RoundConfig:
     if problem:
         raise RoundConfigError(problem)
     spec = get_metric(round.metric)
+    records_by_key: dict[str, list[dict[str, str]]] = {}
+    rows = (
+        DataRecord.objects.filter(
+            group__status=DataGroup.Status.ACCEPTED, group__contributor__rounds=round
+        )
+        .order_by("group__contributor__key", "pk")
+        .values_list("group__contributor__key", "label", "caption")
+    )
+    for key, label, caption in rows.iterator(chunk_size=10_000):
+        records_by_key.setdefault(key, []).append({"label": label, "caption": caption})
     contributors = []
-    for contributor in round.contributors.order_by("key"):
-        records = list(contributor.accepted_records().order_by("pk").values("label", "caption"))
+    for key in round.contributors.order_by("key").values_list("key", flat=True):
+        records = records_by_key.get(key)
         if not records:
             raise RoundConfigError(
-                f"contributor {contributor.key} has no accepted data; accept one of their data "
+                f"contributor {key} has no accepted data; accept one of their data "
                 "groups or remove them from the round."
             )
         labels = [record["label"] for record in records]
@@ -204,13 +226,13 @@ def freeze_config(round: ValuationRound) -> RoundConfig:
         if spec.needs_labels and not numeric:
             raise RoundConfigError(
                 f"{spec.label} needs every record to carry a class number as its label; "
-                f"contributor {contributor.key} has records without one."
+                f"contributor {key} has records without one."
             )
         contributors.append(
             ContributorConfig(
-                key=contributor.key,
+                key=key,
                 n_records=len(records),
-                conditions=tuple(_conditions(version, contributor.key, records)),
+                conditions=tuple(_conditions(version, key, records)),
                 labels=tuple(int(label) for label in labels) if numeric else None,
             )
         )

@@ -3,7 +3,8 @@
 ``attribution.tasks`` wires these functions into a chord::
 
     execute_round(round_id)                     dispatch: claim the round, send the chord (gpu)
-      ├─ generate_bank(round_id, key, owner)    one per contributor: fill the artefact store (gpu)
+      ├─ generate_bank(round_id, unit, owner)   one per batch of contributors (``plan_units``):
+      │                                         fill the artefact store (gpu)
       └─ value_round(round_id, owner)           run the whole engine, which now finds every
                                                 bank in the store, and write the results (cpu)
 
@@ -21,11 +22,14 @@ at once. The artefact store (``ENGINE_CACHE_DIR``) must be shared by every worke
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from attribution.rounds.config import RoundConfig
+from attribution.models import ValuationRound
+from attribution.rounds.config import RoundConfig, RoundConfigError
 from attribution.rounds.execution import (
     RoundCancelledError,
     claim_round,
@@ -39,14 +43,18 @@ from attribution.rounds.runner import BankRunner, EngineProgress, generate_contr
 
 logger = logging.getLogger(__name__)
 
+UNIT_SAMPLES = 4096
+"""About how many samples one bank unit generates: units are sized by work, not one message per
+contributor, so a 10,000-contributor round sends hundreds of messages, not ten thousand."""
+
 
 def dispatch_owner(task_id: str) -> str:
     """Who owns a distributed round: its dispatching task, the same on every redelivery."""
     return f"dispatch:{task_id}"
 
 
-def claim_for_dispatch(round_id: int, owner: str) -> list[str] | None:
-    """Claim a queued round for ``owner``; the contributor keys to fan out, or None to skip.
+def claim_for_dispatch(round_id: int, owner: str) -> RoundConfig | None:
+    """Claim a queued round for ``owner``; its configuration to fan out, or None to skip.
 
     A round already running for ``owner`` (this dispatch was redelivered) is fanned out again:
     its units find their banks in the store.
@@ -56,36 +64,63 @@ def claim_for_dispatch(round_id: int, owner: str) -> list[str] | None:
             logger.info("round %s is not queued (claimed, cancelled or done); skipping", round_id)
             return None
         logger.info("round %s: redelivered dispatch, sending its units again", round_id)
-    config = claimed_config(round_id, owner)
-    if config is None:
-        return None  # cancelled between the claim and this read
-    return config.keys
+    return claimed_config(round_id, owner)  # None if cancelled between the claim and this read
 
 
-def run_bank_unit(round_id: int, key: str, owner: str) -> bool | None:
-    """Generate contributor ``key``'s bank for a round running for ``owner``.
+def plan_units(config: RoundConfig, samples_per_unit: int = UNIT_SAMPLES) -> list[dict[str, Any]]:
+    """The round's bank units: consecutive batches of contributors of about
+    ``samples_per_unit`` samples each, each unit carrying only its own contributors' part of the
+    configuration (so no unit reads the whole frozen configuration, however large the round)."""
+    per_unit = max(1, samples_per_unit // max(1, config.n_samples))
+    keys = config.keys
+    return [
+        config.restricted(keys[start : start + per_unit]).to_json()
+        for start in range(0, len(keys), per_unit)
+    ]
 
-    Returns True if the bank was generated, False if the store had it, None if the round is no
-    longer running for ``owner`` or this unit failed it. A failure is recorded on the round and
-    not raised: the chord then proceeds, and the valuation finds the round failed.
+
+def run_bank_unit(round_id: int, unit: str | Mapping[str, Any], owner: str) -> bool | None:
+    """Generate the banks of one unit of a round running for ``owner``.
+
+    ``unit`` is a unit from ``plan_units`` (its contributors' configuration), or one contributor
+    key (the messages of earlier releases), for which the round's configuration is read.
+
+    Returns True if a bank was generated, False if the store had every one, None if the round is
+    no longer running for ``owner`` or this unit failed it. A failure is recorded on the round
+    and not raised: the chord then proceeds, and the valuation finds the round failed.
     """
-    config = claimed_config(round_id, owner)
+    config = _unit_config(round_id, unit, owner)
     if config is None:
-        logger.info("round %s is not running for %s; bank %s skipped", round_id, owner, key)
+        logger.info("round %s is not running for %s; unit skipped", round_id, owner)
+        return None
+    progress = _unit_progress(progress_writer(round_id, owner))
+    generated = False
+    for key in config.keys:
+        try:
+            generated = configured_bank_runner()(worker_config(config), key, progress) or generated
+        except RoundCancelledError:
+            logger.info("round %s stopped while generating bank %s", round_id, key)
+            return None
+        except Exception as error:
+            logger.exception("round %s: bank %s failed", round_id, key)
+            fail_round(round_id, owner, error)
+            return None
+        logger.info("round %s: bank %s done", round_id, key)
+    return generated
+
+
+def _unit_config(round_id: int, unit: str | Mapping[str, Any], owner: str) -> RoundConfig | None:
+    """The unit's configuration if the round still runs for ``owner``, else None."""
+    if isinstance(unit, str):
+        config = claimed_config(round_id, owner)
+        return None if config is None else config.restricted([unit])
+    if not ValuationRound.objects.running_for(owner).filter(pk=round_id).exists():
         return None
     try:
-        generated = configured_bank_runner()(
-            worker_config(config), key, _unit_progress(progress_writer(round_id, owner))
-        )
-    except RoundCancelledError:
-        logger.info("round %s stopped while generating bank %s", round_id, key)
-        return None
-    except Exception as error:
-        logger.exception("round %s: bank %s failed", round_id, key)
+        return RoundConfig.from_json(unit)
+    except RoundConfigError as error:
         fail_round(round_id, owner, error)
         return None
-    logger.info("round %s: bank %s %s", round_id, key, "generated" if generated else "found")
-    return generated
 
 
 def value_claimed_round(round_id: int, owner: str) -> bool:

@@ -116,7 +116,7 @@ def test_a_duplicate_valuation_after_success_writes_nothing(unit_log: Path) -> N
 def test_a_redelivered_dispatch_fans_out_again_but_another_owner_cannot(unit_log: Path) -> None:
     round = claimed_round()
 
-    assert claim_for_dispatch(round.pk, OWNER) == list(KEYS)
+    assert claim_for_dispatch(round.pk, OWNER).keys == list(KEYS)  # type: ignore[union-attr]
     assert claim_for_dispatch(round.pk, "dispatch:someone-else") is None
 
 
