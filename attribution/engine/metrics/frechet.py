@@ -18,9 +18,12 @@ and tr (ZᵀZ)^{1/2} = Σ √λ over the eigenvalues λ of either ZᵀZ (d × d)
 (R × R): the same non-zero spectrum. Per coalition this costs
 
 - R ≤ d (small coalitions): Z Zᵀ and its eigenvalues, O(R² d + R³);
-- R > d: ZᵀZ accumulated over blocks of rows sized by memory, O(R d²), then O(d³) for the
-  eigenvalues; or, when the n per-bank d × d moments A M_i A fit in half the memory budget,
-  Σ_i π_i A M_i A − ν νᵀ from them, O(n d²), batched over coalitions.
+- R > d: a d × d matrix, then O(d³) for its eigenvalues. It comes from the n per-bank moments
+  A M_i A when they fit in half the memory budget (Σ_i π_i A M_i A − ν νᵀ, O(n d²), batched over
+  coalitions, built on the first coalition that needs them); else from the coalition's rows in
+  blocks sized by memory, O(R d²); or, for a coalition holding most rows whose weights are the
+  grand coalition's renormalised (as the proxy game's π_i(S) ∝ |C_i| are), as the grand
+  coalition's unnormalised sum minus the missing banks' rows, O((Σ_j K_j − R) d²).
 
 Memory is ``feature_rows`` plus its rotated copy (2 · Σ K_i · d · 8 bytes: 2.0 GiB for 1,000 banks
 of 64 samples at d = 2048) and a workspace bounded by ``memory_bytes`` whatever the number of
@@ -59,7 +62,7 @@ def symmetric_square_root(matrix: FloatArray) -> FloatArray:
     return (root + root.T) / 2.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Prepared:
     """What one statistics object costs to set up once (keyed on its identity)."""
 
@@ -68,7 +71,10 @@ class _Prepared:
     square_norms: FloatArray  # (n,) mean ‖x‖² per bank = tr M_i
     rotated_means: Any  # (n, d) A m_i, on the backend
     rotated_rows: Any  # (Σ K_i, d) A x for every sample, on the backend
-    dense_moments: Any | None  # (n, d²) A M_i A, on the backend, only when it fits
+    dense_moments: Any | None  # (n, d²) A M_i A on the backend, built when first needed
+    fits_dense: bool  # whether the n d×d moments fit in half the memory budget
+    grand_weights: FloatArray | None = None  # π(N), from the first full-support row seen
+    grand_sum: Any | None = None  # Σ_i π_i(N) / K_i Y_iᵀ Y_i, (d, d) on the backend
 
 
 class NegativeFrechetDistance:
@@ -134,8 +140,8 @@ class NegativeFrechetDistance:
 
     @property
     def keeps_dense_moments(self) -> bool | None:
-        """Whether the last statistics' n d×d moments fit the budget (None before a call)."""
-        return None if self._prepared is None else self._prepared.dense_moments is not None
+        """Whether the last statistics' n d×d moments fit half the budget (None before a call)."""
+        return None if self._prepared is None else self._prepared.fits_dense
 
     def __call__(self, statistics: BankStatistics, weights: FloatArray) -> FloatArray:
         """Return −FD per coalition, shape (m,), for mixture weights of shape (m, n)."""
@@ -167,22 +173,31 @@ class NegativeFrechetDistance:
         square_norms = np.add.reduceat(norms, offsets[:-1]) / statistics.n_samples
         root = ops.asarray(self._root)
         rotated_rows = ops.matmul_blocks(rows, root, self._row_block(rows.shape[0]))
-        dense = None
         n, d = means.shape
-        if n * d * d * FLOAT_BYTES <= self.memory_bytes // 2:
-            blocks = [rotated_rows[int(offsets[i]) : int(offsets[i + 1])] for i in range(n)]
-            dense = ops.stack(
-                [(b.T @ b / int(statistics.n_samples[i])).reshape(-1) for i, b in enumerate(blocks)]
-            )
         self._prepared = _Prepared(
             statistics=statistics,
             means=means,
             square_norms=square_norms,
             rotated_means=ops.asarray(means @ self._root),
             rotated_rows=rotated_rows,
-            dense_moments=dense,
+            dense_moments=None,
+            fits_dense=n * d * d * FLOAT_BYTES <= self.memory_bytes // 2,
         )
         return self._prepared
+
+    def _dense_moments(self, prepared: _Prepared) -> Any:
+        """(n, d²) A M_i A = Y_iᵀ Y_i / K_i, built once, on the first coalition that needs it."""
+        if prepared.dense_moments is None:
+            ops = self._resolve_ops()
+            offsets, counts = prepared.statistics.row_offsets, prepared.statistics.n_samples
+            blocks = [
+                prepared.rotated_rows[int(offsets[i]) : int(offsets[i + 1])]
+                for i in range(counts.shape[0])
+            ]
+            prepared.dense_moments = ops.stack(
+                [(b.T @ b / int(counts[i])).reshape(-1) for i, b in enumerate(blocks)]
+            )
+        return prepared.dense_moments
 
     def _resolve_ops(self) -> _Ops:
         if self._ops is None:
@@ -200,16 +215,19 @@ class NegativeFrechetDistance:
         sizes = (weights > 0) @ counts  # R per coalition
         traces = np.zeros(weights.shape[0])
         large = np.flatnonzero(sizes > d)
-        if prepared.dense_moments is not None and large.size:
+        if prepared.fits_dense and large.size:
             # A batch of b coalitions holds b d×d products plus eigvalsh's workspace (~2 more).
             batch = max(1, self.memory_bytes // (3 * d * d * FLOAT_BYTES))
             for start in range(0, large.size, batch):
                 rows = large[start : start + batch]
                 traces[rows] = self._dense_traces(prepared, weights[rows])
-            small = np.flatnonzero(sizes <= d)
+            single = np.flatnonzero(sizes <= d)
         else:
-            small = np.arange(weights.shape[0])
-        for k in small:
+            single = np.arange(weights.shape[0])
+            full = np.flatnonzero((weights > 0).all(axis=1))
+            if prepared.grand_weights is None and full.size and large.size:
+                self._keep_grand_sum(prepared, weights[full[0]])
+        for k in single:
             traces[k] = self._factor_trace(prepared, weights[k], int(sizes[k]))
         return traces
 
@@ -219,31 +237,58 @@ class NegativeFrechetDistance:
         d = self.dim
         w = ops.asarray(weights)
         nu = w @ prepared.rotated_means  # (b, d)
-        product = (w @ prepared.dense_moments).reshape(weights.shape[0], d, d)
+        product = (w @ self._dense_moments(prepared)).reshape(weights.shape[0], d, d)
         product -= nu[:, :, None] * nu[:, None, :]
         traces: FloatArray = ops.root_trace(product)
         return traces
 
-    def _factor_trace(self, prepared: _Prepared, weights: FloatArray, size: int) -> float:
-        """Σ √λ(Zᵀ Z) for one coalition from its R rows: Gram form when R ≤ d, else blocks."""
+    def _keep_grand_sum(self, prepared: _Prepared, grand: FloatArray) -> None:
+        """Σ_i (π_i(N) / K_i) Y_iᵀ Y_i over every bank, once (the complement form's total)."""
+        every = np.ones(grand.shape[0], dtype=np.bool_)
+        prepared.grand_sum = self._row_sum(prepared, grand, every, None)
+        prepared.grand_weights = grand
+
+    def _row_sum(
+        self, prepared: _Prepared, weights: FloatArray, members: NDArray[np.bool_], nu: Any
+    ) -> Any:
+        """Σ over the members' rows of (π_i / K_i)(y − ν)(y − ν)ᵀ (ν = None: uncentred), d × d."""
         ops = self._resolve_ops()
-        statistics = prepared.statistics
-        in_pool = np.repeat(weights > 0, statistics.n_samples)
-        rows = np.flatnonzero(in_pool)
-        scales = np.sqrt(np.repeat(weights / statistics.n_samples, statistics.n_samples)[rows])
-        nu = ops.asarray(weights) @ prepared.rotated_means  # (d,)
-        if size <= self.dim:
-            z = (ops.take(prepared.rotated_rows, rows) - nu) * ops.asarray(scales)[:, None]
-            return float(ops.root_trace(z @ z.T))
-        covariance = ops.zeros(self.dim)
+        counts = prepared.statistics.n_samples
+        rows = np.flatnonzero(np.repeat(members, counts))
+        scales = np.sqrt(np.repeat(weights / counts, counts)[rows])
+        total = ops.zeros(self.dim)
         block = self._row_block(rows.shape[0])
         for start in range(0, rows.shape[0], block):
             chunk = slice(start, start + block)
-            z = (ops.take(prepared.rotated_rows, rows[chunk]) - nu) * ops.asarray(scales[chunk])[
-                :, None
-            ]
-            covariance += z.T @ z
-        return float(ops.root_trace(covariance))
+            z = ops.take(prepared.rotated_rows, rows[chunk])
+            if nu is not None:
+                z = z - nu
+            z = z * ops.asarray(scales[chunk])[:, None]
+            total += z.T @ z
+        return total
+
+    def _factor_trace(self, prepared: _Prepared, weights: FloatArray, size: int) -> float:
+        """Σ √λ(Zᵀ Z) for one coalition: Gram form when R ≤ d, else complement or row blocks."""
+        ops = self._resolve_ops()
+        counts = prepared.statistics.n_samples
+        members = weights > 0
+        nu = ops.asarray(weights) @ prepared.rotated_means  # (d,)
+        if size <= self.dim:
+            rows = np.flatnonzero(np.repeat(members, counts))
+            scales = np.sqrt(np.repeat(weights / counts, counts)[rows])
+            z = (ops.take(prepared.rotated_rows, rows) - nu) * ops.asarray(scales)[:, None]
+            return float(ops.root_trace(z @ z.T))
+        grand, grand_sum = prepared.grand_weights, prepared.grand_sum
+        missing = int(counts.sum()) - size
+        if grand is not None and grand_sum is not None and missing < size:
+            share = float(grand[members].sum())  # π_i(S) = π_i(N) / share when proportional
+            if np.allclose(weights[members] * share, grand[members], rtol=1e-9, atol=0.0):
+                # Σ_{i∈S} (π_i(S)/K_i) Y_iᵀY_i = (grand sum − the missing banks' part) / share.
+                rest = self._row_sum(prepared, grand, ~members, None) if missing else 0.0
+                covariance = (grand_sum - rest) / share
+                covariance -= nu[:, None] * nu[None, :]
+                return float(ops.root_trace(covariance))
+        return float(ops.root_trace(self._row_sum(prepared, weights, members, nu)))
 
     def __repr__(self) -> str:
         return f"NegativeFrechetDistance(d={self.dim})"

@@ -188,7 +188,7 @@ def _check_rows(rows: object, counts: NDArray[np.int64], means: FloatArray | Non
         )
     if not np.isfinite(array).all():
         raise EngineInputError("feature_rows holds NaN or infinite values.")
-    if array is rows:  # never freeze the caller's array
+    if array is rows and array.flags.writeable:  # never freeze the caller's array
         array = array.copy()
     return array
 
@@ -295,8 +295,14 @@ def _feature_statistics(features: Sequence[ArrayLike]) -> dict[str, FloatArray]:
         raise EngineInputError("every bank's features must have the same dimension (d).")
     return {
         "feature_mean": np.stack([bank.mean(axis=0) for bank in banks]),
-        "feature_rows": np.concatenate(banks),
+        "feature_rows": _read_only(np.concatenate(banks)),
     }
+
+
+def _read_only(array: FloatArray) -> FloatArray:
+    """``array`` made read-only, so BankStatistics keeps it without a copy (it may be GBs)."""
+    array.setflags(write=False)
+    return array
 
 
 def _bank_sizes(sources: Mapping[str, Sequence[ArrayLike]]) -> NDArray[np.int64]:

@@ -230,3 +230,42 @@ def test_the_metric_takes_reference_statistics_and_checks_its_arguments() -> Non
             BankStatistics(n_samples=np.array([3, 3]), feature_mean=np.zeros((2, 3))),
             np.array([[0.5, 0.5]]),
         )
+
+
+def _weighted_frechet_distance(
+    banks: list[np.ndarray], weights: np.ndarray, mean: np.ndarray, covariance: np.ndarray
+) -> float:
+    """FD of the pool where every sample of bank i weighs π_i / K_i, with scipy's sqrtm."""
+    samples = np.concatenate(banks)
+    sample_weights = np.concatenate(
+        [np.full(len(b), w / len(b)) for b, w in zip(banks, weights, strict=True)]
+    )
+    pool_mean = sample_weights @ samples
+    centred = samples - pool_mean
+    pool_covariance = (centred * sample_weights[:, None]).T @ centred
+    root = scipy.linalg.sqrtm(pool_covariance @ covariance)
+    return float(
+        np.sum((pool_mean - mean) ** 2)
+        + np.trace(pool_covariance)
+        + np.trace(covariance)
+        - 2.0 * np.trace(root).real
+    )
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_large_coalitions_use_the_grand_sum_only_for_proportional_weights(backend: str) -> None:
+    banks = _wide_banks()
+    stats = compute_bank_statistics(None, banks)
+    reference = reference_statistics(np.random.default_rng(9).normal(size=(100, WIDE_DIM)))
+    grand = mixture_weights(np.ones((1, N_CONTRIBUTORS), dtype=bool), DATA_SIZES)
+    large = mixture_weights(np.array([[1, 1, 1, 0, 1], [0, 1, 1, 1, 1]], dtype=bool), DATA_SIZES)
+    skewed = np.array([[0.1, 0.2, 0.3, 0.0, 0.4], [0.05, 0.05, 0.3, 0.3, 0.3]])  # not ∝ |C_i|
+    rows = np.concatenate([grand, large, skewed])
+    options = {"backend": backend, "device": "cpu", "memory_bytes": 4 * WIDE_DIM * 8 * 4}
+
+    at_once = NegativeFrechetDistance(*reference, **options)(stats, rows)
+    no_grand_yet = NegativeFrechetDistance(*reference, **options)(stats, rows[1:])
+
+    expected = [_weighted_frechet_distance(banks, row, *reference) for row in rows]
+    np.testing.assert_allclose(-at_once, expected, rtol=RTOL)
+    np.testing.assert_allclose(no_grand_yet, at_once[1:], rtol=1e-9)
