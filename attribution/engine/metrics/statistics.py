@@ -27,6 +27,7 @@ FloatArray = NDArray[np.float64]
 
 PROBABILITY_SUM_TOLERANCE = 1e-4  # |Σ_y p(y|x) − 1| allowed per sample (float32 softmax outputs)
 LOG_CLIP = 1e-12  # probabilities are clipped here inside a log so p log p is finite at p = 0
+ROW_MEAN_TOLERANCE = 1e-9  # |mean of bank i's feature_rows − feature_mean_i| / max(1, max |mean|)
 WEIGHT_SUM_TOLERANCE = 1e-9  # |Σ_i π_i − 1| allowed per coalition handed to a metric
 
 # Statistic fields a metric may require, and how to produce each one (for error messages).
@@ -40,7 +41,10 @@ _HOW_TO_GET = {
 
 @dataclass(frozen=True)
 class BankStatistics:
-    """Sufficient statistics of each contributor's sample bank (float64, read-only copies).
+    """Sufficient statistics of each contributor's sample bank (float64, read-only).
+
+    Arrays are copied, except a ``feature_rows`` array that is already float64 and read-only
+    (``compute_bank_statistics`` passes one), which is kept as is: it can take gigabytes.
 
     Attributes:
         n_samples: Shape (n,), int64: K_i, the number of samples in bank i (all positive).
@@ -179,15 +183,25 @@ def _check_rows(rows: object, counts: NDArray[np.int64], means: FloatArray | Non
     except (TypeError, ValueError) as error:
         raise EngineInputError(f"feature_rows must be an array of numbers: {error}.") from error
     total = int(counts.sum())
-    d = array.shape[-1] if means is None or array.ndim != 2 else means.shape[1]
+    d = means.shape[1] if means is not None else (array.shape[1] if array.ndim == 2 else 0)
     if array.ndim != 2 or array.shape != (total, d):
         raise EngineInputError(
-            f"feature_rows must have shape (Σ K_i, d) = ({total}, {d}) (every bank's samples, "
-            f"bank by bank{'' if means is None else ', d matching feature_mean'}), got "
+            f"feature_rows must have shape (Σ K_i, d) = ({total}, {d or 'd'}) (every bank's "
+            f"samples, bank by bank{'' if means is None else ', d matching feature_mean'}), got "
             f"{array.shape}."
         )
     if not np.isfinite(array).all():
         raise EngineInputError("feature_rows holds NaN or infinite values.")
+    if means is not None:
+        sums = np.add.reduceat(array, np.concatenate([[0], np.cumsum(counts)[:-1]]), axis=0)
+        scale = max(float(np.abs(means).max()), 1.0)
+        if not np.allclose(
+            sums / counts[:, None], means, rtol=0.0, atol=ROW_MEAN_TOLERANCE * scale
+        ):
+            raise EngineInputError(
+                "feature_rows do not average to feature_mean bank by bank; both must come from "
+                "the same features (compute_bank_statistics computes both)."
+            )
     if array is rows and array.flags.writeable:  # never freeze the caller's array
         array = array.copy()
     return array

@@ -125,6 +125,10 @@ def test_bank_statistics_validates_shapes_and_is_read_only() -> None:
         BankStatistics(
             n_samples=np.array([3, 4]), feature_mean=np.zeros((2, 3)), feature_rows=np.zeros((6, 3))
         )
+    with pytest.raises(EngineInputError, match="do not average to feature_mean"):
+        BankStatistics(
+            n_samples=np.array([3, 4]), feature_mean=np.ones((2, 3)), feature_rows=np.zeros((7, 3))
+        )
     with pytest.raises(EngineInputError, match="NaN"):
         BankStatistics(n_samples=np.array([3, 4]), score_means={"s": np.array([0.0, np.nan])})
     with pytest.raises(EngineInputError, match="sum to 1"):
