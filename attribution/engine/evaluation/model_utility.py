@@ -60,7 +60,7 @@ _STATISTIC_FIELDS = (
     "probability_mean",
     "negative_entropy_mean",
     "feature_mean",
-    "feature_second_moment",
+    "feature_rows",
 )
 _SCORE_PREFIX = "score."
 

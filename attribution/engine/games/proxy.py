@@ -73,8 +73,8 @@ class ProxyGame:
         data_sizes: Shape (n,): |C_i|, records per contributor, positive.
         metric: A :class:`Metric`, e.g. ``InceptionScore()`` or ``NegativeFrechetDistance(...)``.
         empty_value: v(∅): ``"floor"``, ``"worst_singleton"`` or a number (see the module notes).
-        batch_size: Coalitions handed to the metric at once, bounding memory (the Fréchet
-            distance builds batch_size·d² float64 arrays).
+        batch_size: Coalitions handed to the metric at once (the Fréchet distance bounds its
+            own workspace by memory, whatever the batch).
 
     Attributes:
         n_players: n.

@@ -36,6 +36,7 @@ from attribution.engine.generation.backend import (
     check_device,
     contributor_seed,
     generate_bank,
+    sample_conditions,
 )
 from attribution.engine.generation.class_conditional import (
     ClassConditionalBackend,
@@ -65,5 +66,6 @@ __all__ = [
     "new_class_conditional_unet",
     "new_noise_scheduler",
     "new_sampling_scheduler",
+    "sample_conditions",
     "state_dict_sha256",
 ]

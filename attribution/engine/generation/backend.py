@@ -95,6 +95,25 @@ def generate_bank(
     return backend.generate(conditions, n_samples, seed, progress)
 
 
+def sample_conditions(
+    conditions: Sequence[ConditionT], n_samples: int, seed: int
+) -> list[ConditionT]:
+    """The condition of each sample of a bank, in sample order, as both backends draw them.
+
+    Sample ``i`` is conditioned on ``conditions[k_i]`` with ``k = default_rng(seed).integers(
+    len(conditions), size=n_samples)``. A per-sample scorer that needs each image's own prompt
+    (prompt fidelity) calls this with the bank's seed, ``contributor_seed(round_seed, key)``.
+
+    Args:
+        conditions: One contributor's conditions (repeats weight a condition).
+        n_samples: Bank size (>= 1).
+        seed: The bank's seed, in [0, 2**63).
+    """
+    n_samples, seed = check_counts(conditions, n_samples, seed)
+    picks = np.random.default_rng(seed).integers(len(conditions), size=n_samples)
+    return [conditions[int(k)] for k in picks]
+
+
 def check_device(device: str) -> None:
     """Raise ``EngineInputError`` when ``device`` asks for CUDA and CUDA is not available."""
     if not isinstance(device, str) or not device:

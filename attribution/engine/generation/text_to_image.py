@@ -24,6 +24,7 @@ from attribution.engine.generation.backend import (
     check_guidance_scale,
     check_positive_int,
     public_config,
+    sample_conditions,
     sample_generators,
 )
 from attribution.engine.generation.fingerprints import (
@@ -184,8 +185,7 @@ class TextToImageBackend:
         for prompt in conditions:
             if not isinstance(prompt, str):
                 raise EngineInputError(f"conditions must be prompt strings, got {prompt!r}.")
-        picks = np.random.default_rng(seed).integers(len(conditions), size=n_samples)
-        prompts = [conditions[int(k)] for k in picks]
+        prompts = sample_conditions(conditions, n_samples, seed)
         generators = sample_generators(seed, n_samples)
         options: dict[str, Any] = {
             "num_inference_steps": self.n_steps,

@@ -8,6 +8,7 @@ import scipy.linalg
 
 from attribution.engine.errors import EngineInputError
 from attribution.engine.metrics import (
+    BankStatistics,
     NegativeFrechetDistance,
     compute_bank_statistics,
     mixture_weights,
@@ -141,3 +142,130 @@ def test_bad_references_and_missing_features_are_rejected() -> None:
     with pytest.raises(EngineInputError, match=r"neg_frechet_distance.*'feature_mean'"):
         metric(no_features, np.array([[0.5, 0.5]]))
     assert metric.floor is None
+
+
+# --- the factored forms: Gram matrix (R ≤ d), row blocks (R > d), torch --------------------------
+
+WIDE_DIM = 24  # wider than the small coalitions' R (Gram form), narrower than the large ones'
+WIDE_SIZES = (6, 9, 12, 7, 10)  # K_i: R ranges over 6 … 44
+FORMS = {
+    "dense moments": {"backend": "numpy"},
+    "rows in 3-row blocks": {"backend": "numpy", "memory_bytes": 4 * WIDE_DIM * 8 * 3},
+    "torch on cpu": {"backend": "torch", "device": "cpu"},
+    "torch, rows in blocks": {
+        "backend": "torch",
+        "device": "cpu",
+        "memory_bytes": 4 * WIDE_DIM * 8 * 5,
+    },
+}
+
+
+def _wide_banks(seed: int = SEED) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [
+        rng.normal(size=(k, WIDE_DIM)) @ rng.normal(size=(WIDE_DIM, WIDE_DIM)) * 0.3
+        + rng.normal(0.0, 1.0, WIDE_DIM)
+        for k in WIDE_SIZES
+    ]
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_every_form_equals_fd_of_the_explicitly_pooled_samples(form: str) -> None:
+    banks = _wide_banks()
+    stats = compute_bank_statistics(None, banks)
+    rng = np.random.default_rng(SEED + 2)
+    reference = reference_statistics(
+        rng.normal(size=(300, WIDE_DIM)) @ rng.normal(size=(WIDE_DIM, WIDE_DIM))
+    )
+    metric = NegativeFrechetDistance(*reference, **FORMS[form])
+    masks = _all_coalitions(N_CONTRIBUTORS)
+    sizes = masks @ np.array(WIDE_SIZES)
+    assert (sizes <= WIDE_DIM).any()  # the Gram form is exercised
+    assert (sizes > WIDE_DIM).any()  # and the d × d one
+
+    utilities = metric(stats, mixture_weights(masks, DATA_SIZES))
+
+    for mask, utility in zip(masks, utilities, strict=True):
+        members = np.flatnonzero(mask)
+        # The pool weighs each sample of bank i by π_i / K_i: repeat it |C_i| · Π_{j≠i} K_j times.
+        product = int(np.prod([WIDE_SIZES[j] for j in members]))
+        pool = np.concatenate(
+            [np.repeat(banks[i], DATA_SIZES[i] * product // WIDE_SIZES[i], axis=0) for i in members]
+        )
+        expected = _reference_frechet_distance(pool, *reference)
+        assert -utility == pytest.approx(expected, rel=RTOL, abs=1e-9)
+
+
+def test_a_tight_memory_budget_drops_the_dense_moments_and_changes_nothing() -> None:
+    banks = _wide_banks()
+    stats = compute_bank_statistics(None, banks)
+    reference = reference_statistics(np.random.default_rng(3).normal(size=(100, WIDE_DIM)))
+    weights = mixture_weights(_all_coalitions(N_CONTRIBUTORS), DATA_SIZES)
+    roomy = NegativeFrechetDistance(*reference, backend="numpy")
+    tight = NegativeFrechetDistance(*reference, backend="numpy", memory_bytes=1)
+
+    np.testing.assert_allclose(tight(stats, weights), roomy(stats, weights), rtol=1e-10)
+    assert roomy.keeps_dense_moments is True
+    assert tight.keeps_dense_moments is False
+
+
+def test_the_metric_takes_reference_statistics_and_checks_its_arguments() -> None:
+    from attribution.engine.metrics import ReferenceStatistics
+
+    reference = ReferenceStatistics(np.zeros(3), np.eye(3), 10)
+    banks = [np.eye(3), -np.eye(3)]
+    stats = compute_bank_statistics(None, banks)
+    from_object = NegativeFrechetDistance(reference)(stats, np.array([[0.5, 0.5]]))
+    from_arrays = NegativeFrechetDistance(np.zeros(3), np.eye(3))(stats, np.array([[0.5, 0.5]]))
+
+    np.testing.assert_allclose(from_object, from_arrays, rtol=1e-12)
+    with pytest.raises(EngineInputError, match="backend"):
+        NegativeFrechetDistance(reference, backend="jax")  # type: ignore[arg-type]
+    with pytest.raises(EngineInputError, match="memory_bytes"):
+        NegativeFrechetDistance(reference, memory_bytes=0)
+    with pytest.raises(EngineInputError, match="reference_covariance is required"):
+        NegativeFrechetDistance(np.zeros(3))
+    with pytest.raises(EngineInputError, match="feature_rows"):
+        NegativeFrechetDistance(reference)(
+            BankStatistics(n_samples=np.array([3, 3]), feature_mean=np.zeros((2, 3))),
+            np.array([[0.5, 0.5]]),
+        )
+
+
+def _weighted_frechet_distance(
+    banks: list[np.ndarray], weights: np.ndarray, mean: np.ndarray, covariance: np.ndarray
+) -> float:
+    """FD of the pool where every sample of bank i weighs π_i / K_i, with scipy's sqrtm."""
+    samples = np.concatenate(banks)
+    sample_weights = np.concatenate(
+        [np.full(len(b), w / len(b)) for b, w in zip(banks, weights, strict=True)]
+    )
+    pool_mean = sample_weights @ samples
+    centred = samples - pool_mean
+    pool_covariance = (centred * sample_weights[:, None]).T @ centred
+    root = scipy.linalg.sqrtm(pool_covariance @ covariance)
+    return float(
+        np.sum((pool_mean - mean) ** 2)
+        + np.trace(pool_covariance)
+        + np.trace(covariance)
+        - 2.0 * np.trace(root).real
+    )
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_large_coalitions_use_the_grand_sum_only_for_proportional_weights(backend: str) -> None:
+    banks = _wide_banks()
+    stats = compute_bank_statistics(None, banks)
+    reference = reference_statistics(np.random.default_rng(9).normal(size=(100, WIDE_DIM)))
+    grand = mixture_weights(np.ones((1, N_CONTRIBUTORS), dtype=bool), DATA_SIZES)
+    large = mixture_weights(np.array([[1, 1, 1, 0, 1], [0, 1, 1, 1, 1]], dtype=bool), DATA_SIZES)
+    skewed = np.array([[0.1, 0.2, 0.3, 0.0, 0.4], [0.05, 0.05, 0.3, 0.3, 0.3]])  # not ∝ |C_i|
+    rows = np.concatenate([grand, large, skewed])
+    options = {"backend": backend, "device": "cpu", "memory_bytes": 4 * WIDE_DIM * 8 * 4}
+
+    at_once = NegativeFrechetDistance(*reference, **options)(stats, rows)
+    no_grand_yet = NegativeFrechetDistance(*reference, **options)(stats, rows[1:])
+
+    expected = [_weighted_frechet_distance(banks, row, *reference) for row in rows]
+    np.testing.assert_allclose(-at_once, expected, rtol=RTOL)
+    np.testing.assert_allclose(no_grand_yet, at_once[1:], rtol=1e-9)

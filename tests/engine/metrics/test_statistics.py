@@ -40,8 +40,8 @@ def test_statistics_are_the_per_bank_means() -> None:
         expected_negentropy = np.mean([np.sum(row * np.log(row)) for row in p])
         np.testing.assert_allclose(stats.negative_entropy_mean[i], expected_negentropy, rtol=RTOL)
         np.testing.assert_allclose(stats.feature_mean[i], x.mean(axis=0), rtol=RTOL)
-        outer = np.mean([np.outer(row, row) for row in x], axis=0)
-        np.testing.assert_allclose(stats.feature_second_moment[i], outer, rtol=RTOL)
+        start, stop = stats.row_offsets[i], stats.row_offsets[i + 1]
+        np.testing.assert_array_equal(stats.feature_rows[start:stop], x)
         np.testing.assert_allclose(stats.score_means["artefact"][i], scores[i].mean(), rtol=RTOL)
 
 
@@ -52,7 +52,7 @@ def test_zero_probabilities_contribute_nothing_to_the_entropy() -> None:
 
     assert stats.negative_entropy_mean.tolist() == [0.0, 0.0]
     assert stats.feature_mean is None
-    assert stats.feature_second_moment is None
+    assert stats.feature_rows is None
 
 
 def test_only_features_or_only_scores_are_enough() -> None:
@@ -115,11 +115,19 @@ def test_bank_statistics_validates_shapes_and_is_read_only() -> None:
         BankStatistics(n_samples=np.array([3, 0]))
     with pytest.raises(EngineInputError, match="probability_mean"):
         BankStatistics(n_samples=np.array([3, 4]), probability_mean=np.ones((3, 2)) / 2)
-    with pytest.raises(EngineInputError, match="feature_second_moment"):
+    with pytest.raises(EngineInputError, match=r"feature_rows must have shape .* \(7, 3\)"):
         BankStatistics(
             n_samples=np.array([3, 4]),
             feature_mean=np.zeros((2, 3)),
-            feature_second_moment=np.zeros((2, 3, 2)),
+            feature_rows=np.zeros((7, 2)),
+        )
+    with pytest.raises(EngineInputError, match=r"feature_rows must have shape .* \(7, 3\)"):
+        BankStatistics(
+            n_samples=np.array([3, 4]), feature_mean=np.zeros((2, 3)), feature_rows=np.zeros((6, 3))
+        )
+    with pytest.raises(EngineInputError, match="do not average to feature_mean"):
+        BankStatistics(
+            n_samples=np.array([3, 4]), feature_mean=np.ones((2, 3)), feature_rows=np.zeros((7, 3))
         )
     with pytest.raises(EngineInputError, match="NaN"):
         BankStatistics(n_samples=np.array([3, 4]), score_means={"s": np.array([0.0, np.nan])})

@@ -15,9 +15,15 @@ import torch
 
 from attribution.engine.errors import EngineInputError
 from attribution.engine.features import ClipFeaturizer, InceptionFeaturizer, require_path
+from tests.engine.features.tiny_models import (
+    N_CLASSES,
+    N_EMBEDDING,
+    TinyInception,
+    random_images,
+    save_tiny_clip,
+    save_tiny_inception,
+)
 
-N_EMBEDDING = 8
-N_CLASSES = 4
 PROMPTS = ("a red cat", "a blue dog", "a photo of a digit")
 UNIT_TOLERANCE = 1e-6  # float32 model outputs normalised and summed in float64
 
@@ -26,12 +32,6 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:`torch.jit.script` is deprecated:DeprecationWarning",
     "ignore:`torch.jit.load` is deprecated:DeprecationWarning",
 )
-
-
-def random_images(count: int, channels: int = 3, size: int = 16, seed: int = 0) -> np.ndarray:
-    """Float32 images in [0, 1], shape (count, channels, size, size)."""
-    rng = np.random.default_rng(seed)
-    return rng.random((count, channels, size, size)).astype(np.float32)
 
 
 # --- require_path --------------------------------------------------------------------------------
@@ -52,37 +52,6 @@ def test_a_missing_path_names_the_path_and_says_nothing_is_fetched(tmp_path: Pat
 
 
 # --- InceptionFeaturizer on a tiny TorchScript module --------------------------------------------
-
-
-class TinyInception(torch.nn.Module):
-    """Stands in for the FID tools' Inception export: uint8 (K, 3, H, W) in, floats out.
-
-    Features are the three channel means (in [0, 1]) followed by 5 learned values; without
-    ``return_features`` it returns softmax probabilities over 4 classes (or logits when
-    ``logits`` is set, like exports that skip the softmax).
-    """
-
-    def __init__(self, logits: bool = False) -> None:
-        super().__init__()
-        self.logits = logits
-        self.hidden = torch.nn.Linear(3, N_EMBEDDING - 3)
-        self.head = torch.nn.Linear(N_EMBEDDING, N_CLASSES)
-
-    def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
-        if x.dtype != torch.uint8 or x.dim() != 4 or x.size(1) != 3:
-            raise RuntimeError("expected uint8 images of shape (K, 3, H, W)")
-        means = x.float().mean(dim=(2, 3)) / 255.0
-        features = torch.cat([means, torch.tanh(self.hidden(means))], dim=1)
-        if return_features:
-            return features
-        scores = 5.0 * self.head(features)
-        return scores if self.logits else torch.softmax(scores, dim=1)
-
-
-def save_tiny_inception(path: Path, logits: bool = False) -> Path:
-    torch.manual_seed(0)
-    torch.jit.script(TinyInception(logits)).save(str(path))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -183,48 +152,6 @@ def test_inception_description_is_json_and_identifies_the_file(
 
 
 # --- ClipFeaturizer on a tiny random CLIP model --------------------------------------------------
-
-
-def save_tiny_clip(directory: Path) -> Path:
-    """A random CLIP model (width 16, one layer, 16x16 images, 8-d projections) and processor."""
-    from transformers import (
-        CLIPConfig,
-        CLIPImageProcessor,
-        CLIPModel,
-        CLIPProcessor,
-        CLIPTextConfig,
-        CLIPVisionConfig,
-    )
-
-    from tests.engine.tiny_diffusers import make_tiny_clip_tokenizer
-
-    tokenizer = make_tiny_clip_tokenizer(directory.parent / f"{directory.name}-tokenizer")
-    layers = {
-        "hidden_size": 16,
-        "intermediate_size": 32,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "projection_dim": N_EMBEDDING,
-    }
-    text = CLIPTextConfig(
-        vocab_size=len(tokenizer.get_vocab()),
-        max_position_embeddings=tokenizer.model_max_length,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        **layers,
-    )
-    vision = CLIPVisionConfig(image_size=16, patch_size=8, **layers)
-    config = CLIPConfig(
-        text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=N_EMBEDDING
-    )
-    torch.manual_seed(0)
-    CLIPModel(config).save_pretrained(directory)
-    image_processor = CLIPImageProcessor(
-        size={"shortest_edge": 16}, crop_size={"height": 16, "width": 16}
-    )
-    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(directory)
-    return directory
 
 
 @pytest.fixture(scope="module")
