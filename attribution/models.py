@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from attribution.engine.estimators.catalog import ESTIMATORS, EstimatorSpec, get_estimator
 from attribution.engine.metrics.catalog import METRICS, MetricSpec, get_metric
-from attribution.engine.profiles import PROFILES
+from attribution.engine.profiles import PROFILES, ModelSpec
 from attribution.rounds.outcome import Diagnostics
 from marketplace.models import Contributor, ModelVersion, PayoutBatch, currency_code
 from marketplace.payouts import (
@@ -183,14 +183,21 @@ class ValuationRound(models.Model):
                 f"model version {self.model_version} is of kind {kind!r}, which this "
                 f"installation cannot value yet (it values: {', '.join(sorted(PROFILES))})."
             )
-        offered = PROFILES[kind].available_metrics()
+        offered = PROFILES[kind].available_metrics(self.model_version_spec())
         if self.metric not in offered:
-            labels = ", ".join(METRICS[name].label for name in offered)
+            labels = ", ".join(METRICS[name].label for name in offered) or "none"
             return (
                 f"model version {self.model_version} does not offer {METRICS[self.metric].label}; "
                 f"it offers: {labels}."
             )
         return ""
+
+    def model_version_spec(self) -> ModelSpec:
+        """The engine's description of the round's model version (its reference group's files
+        are left out: they do not change which metrics are offered)."""
+        from attribution.rounds.config import ModelConfig
+
+        return ModelConfig.of(self.model_version).spec("cpu")
 
     def clean(self) -> None:
         """Refuse a metric the round's model does not offer (admin and model forms)."""

@@ -147,6 +147,12 @@ class ModelVersion(models.Model):
         LABEL = "label", "Record labels"
         PROMPT = "prompt", "Record captions as prompts"
 
+    class Dtype(models.TextChoices):
+        DEFAULT = "", "The pipeline's own"
+        FLOAT32 = "float32", "float32"
+        FLOAT16 = "float16", "float16"
+        BFLOAT16 = "bfloat16", "bfloat16"
+
     name = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     path = models.CharField(max_length=500, blank=True, help_text="Local model directory.")
@@ -155,6 +161,47 @@ class ModelVersion(models.Model):
     conditions = models.CharField(max_length=16, choices=Conditions.choices)
     contributor_labels = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    # Sampling (text-to-image and class-conditional models).
+    lora_scale = models.FloatField(default=1.0)
+    scheduler = models.CharField(
+        max_length=100, blank=True, help_text="A diffusers scheduler class; blank: the pipeline's."
+    )
+    n_steps = models.PositiveIntegerField(default=25, help_text="Inference steps per image.")
+    guidance_scale = models.FloatField(default=7.5)
+    resolution = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Image height and width in pixels; blank: the default."
+    )
+    dtype = models.CharField(max_length=16, blank=True, choices=Dtype.choices)
+    null_label = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Class-conditional models: the unconditional label."
+    )
+    # Featurizers and what the metrics compare against.
+    clip_path = models.CharField(max_length=500, blank=True, help_text="Local CLIP directory.")
+    inception_path = models.CharField(
+        max_length=500, blank=True, help_text="Local TorchScript Inception-v3 file."
+    )
+    aesthetic_head_path = models.CharField(
+        max_length=500, blank=True, help_text="Aesthetic head on CLIP embeddings (safetensors)."
+    )
+    reference_group = models.ForeignKey(
+        "DataGroup",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="An accepted data group whose images are the reference set.",
+    )
+    reference_dir = models.CharField(max_length=500, blank=True)
+    reference_stats_path = models.CharField(
+        max_length=500, blank=True, help_text="Precomputed statistics (.npz with mu and sigma)."
+    )
+    class_prompts = models.JSONField(default=list, blank=True)
+    artefact_prompts = models.JSONField(default=list, blank=True)
+    clean_prompts = models.JSONField(default=list, blank=True)
+    checksums = models.JSONField(
+        default=dict, blank=True, help_text="SHA-256 of every file recorded at registration."
+    )
 
     def __str__(self) -> str:
         return self.name

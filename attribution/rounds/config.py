@@ -26,7 +26,10 @@ from marketplace.models import DataGroup, DataRecord, ModelVersion
 if TYPE_CHECKING:
     from attribution.models import ValuationRound
 
-CONFIG_VERSION = 1
+CONFIG_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+"""Version 2 added the model's sampling, featurizer and reference settings; a version-1
+configuration (the built-in digits model only) reads with their defaults."""
 
 
 class RoundConfigError(ValueError):
@@ -36,19 +39,80 @@ class RoundConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The model version as the round froze it."""
+    """The model version as the round froze it (see ``ModelSpec`` for the fields)."""
 
     kind: str
     path: str
     lora_path: str
     checksum: str
     conditions: str
+    lora_scale: float = 1.0
+    scheduler: str = ""
+    n_steps: int = 25
+    guidance_scale: float = 7.5
+    resolution: int | None = None
+    dtype: str = ""
+    null_label: int | None = None
+    clip_path: str = ""
+    inception_path: str = ""
+    aesthetic_head_path: str = ""
+    reference_dir: str = ""
+    reference_stats_path: str = ""
+    reference_images: tuple[str, ...] = ()
+    class_prompts: tuple[str, ...] = ()
+    artefact_prompts: tuple[str, ...] = ()
+    clean_prompts: tuple[str, ...] = ()
 
     def spec(self, device: str) -> ModelSpec:
         """The engine's description of this model on ``device``."""
-        return ModelSpec(
-            self.kind, self.path, self.lora_path, self.checksum, self.conditions, device
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return ModelSpec(**fields, device=device)
+
+    @classmethod
+    def of(cls, version: ModelVersion, reference_images: tuple[str, ...] = ()) -> ModelConfig:
+        """A model version's settings (``reference_images``: its reference group's files)."""
+        return cls(
+            kind=version.kind,
+            path=version.path,
+            lora_path=version.lora_path,
+            checksum=version.checksum,
+            conditions=version.conditions,
+            lora_scale=version.lora_scale,
+            scheduler=version.scheduler,
+            n_steps=version.n_steps,
+            guidance_scale=version.guidance_scale,
+            resolution=version.resolution,
+            dtype=version.dtype,
+            null_label=version.null_label,
+            clip_path=version.clip_path,
+            inception_path=version.inception_path,
+            aesthetic_head_path=version.aesthetic_head_path,
+            reference_dir=version.reference_dir,
+            reference_stats_path=version.reference_stats_path,
+            reference_images=reference_images,
+            class_prompts=tuple(version.class_prompts),
+            artefact_prompts=tuple(version.artefact_prompts),
+            clean_prompts=tuple(version.clean_prompts),
         )
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form (tuples as lists)."""
+        data = dataclasses.asdict(self)
+        for name in _TUPLES:
+            data[name] = list(data[name])
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ModelConfig:
+        """Read the stored model (settings missing, as in version 1, take their defaults)."""
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        for name in _TUPLES:
+            if name in known:
+                known[name] = tuple(str(item) for item in known[name])
+        return cls(**known)
+
+
+_TUPLES = ("reference_images", "class_prompts", "artefact_prompts", "clean_prompts")
 
 
 @dataclass(frozen=True)
@@ -129,7 +193,7 @@ class RoundConfig:
             contributors.append(entry)
         return {
             "version": self.version,
-            "model": dataclasses.asdict(self.model),
+            "model": self.model.to_json(),
             "contributors": contributors,
             "metric": self.metric,
             "estimator": self.estimator,
@@ -150,22 +214,16 @@ class RoundConfig:
         if not isinstance(data, Mapping):
             raise RoundConfigError("the round has no frozen configuration; start it first.")
         version = data.get("version")
-        if version != CONFIG_VERSION:
+        if version not in READABLE_VERSIONS:
+            readable = ", ".join(map(str, READABLE_VERSIONS))
             raise RoundConfigError(
                 f"the round's configuration is of version {version!r}, which this installation "
-                f"cannot read (it reads version {CONFIG_VERSION}); run the round with the "
+                f"cannot read (it reads versions {readable}); run the round with the "
                 "release that started it, or restart it to freeze a new configuration."
             )
         try:
-            model = data["model"]
             return cls(
-                model=ModelConfig(
-                    kind=str(model["kind"]),
-                    path=str(model["path"]),
-                    lora_path=str(model["lora_path"]),
-                    checksum=str(model["checksum"]),
-                    conditions=str(model["conditions"]),
-                ),
+                model=ModelConfig.from_json(data["model"]),
                 contributors=tuple(
                     ContributorConfig(
                         key=str(entry["key"]),
@@ -182,11 +240,11 @@ class RoundConfig:
                 n_bootstrap=int(data["n_bootstrap"]),
                 seed=int(data["seed"]),
                 device=str(data.get("device", "cpu")),
-                version=CONFIG_VERSION,
+                version=int(version),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise RoundConfigError(
-                f"the round's configuration (version {CONFIG_VERSION}) is incomplete or "
+                f"the round's configuration (version {version}) is incomplete or "
                 f"malformed: {type(error).__name__}: {error}"
             ) from error
 
@@ -239,13 +297,7 @@ def freeze_config(round: ValuationRound) -> RoundConfig:
     if len(contributors) < 2:
         raise RoundConfigError("a round needs at least 2 contributors with accepted data.")
     return RoundConfig(
-        model=ModelConfig(
-            kind=version.kind,
-            path=version.path,
-            lora_path=version.lora_path,
-            checksum=version.checksum,
-            conditions=version.conditions,
-        ),
+        model=ModelConfig.of(version, _reference_images(version)),
         contributors=tuple(contributors),
         metric=round.metric,
         estimator=round.estimator,
@@ -264,6 +316,19 @@ def config_hash(config: RoundConfig | Mapping[str, Any]) -> str:
     canonical = {key: value for key, value in data.items() if key != "device"}
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _reference_images(version: ModelVersion) -> tuple[str, ...]:
+    """The image files of the model version's reference group (accepted), in record order."""
+    if version.reference_group_id is None:
+        return ()
+    group = version.reference_group
+    if group is None or group.status != DataGroup.Status.ACCEPTED:
+        raise RoundConfigError(
+            f"model version {version.name}'s reference group is not accepted; accept it or "
+            "choose another reference set."
+        )
+    return tuple(record.image.path for record in group.records.order_by("pk").only("image"))
 
 
 def _conditions(version: ModelVersion, key: str, records: list[dict[str, str]]) -> list[Any]:

@@ -22,6 +22,7 @@ from attribution.rounds.outcome import Convergence, Diagnostics, RoundOutcome, S
 
 if TYPE_CHECKING:
     from attribution.engine.generation import GenerationBackend
+    from attribution.engine.profiles import RoundSpec
     from attribution.engine.run import ContributorInput, Valuation
 
 EngineProgress = Callable[[str, int, int], None]
@@ -77,7 +78,7 @@ def run_engine(config: RoundConfig, progress: EngineProgress) -> RoundOutcome:
     from attribution.engine.store import ArtefactStore
 
     model = get_profile(config.model.kind).load(config.model.spec(config.device))
-    setup = model.metric_setup(config.metric, [c.labels for c in config.contributors])
+    setup = model.metric_setup(config.metric, round_spec(config))
     estimator = get_estimator(config.estimator)
     result = run_round(
         [_engine_input(contributor) for contributor in config.contributors],
@@ -134,6 +135,17 @@ def outcome_of(valuation: Valuation, keys: list[str], timings: dict[str, float])
             surrogate=surrogate,
             convergence=convergence,
         ),
+    )
+
+
+def round_spec(config: RoundConfig) -> RoundSpec:
+    """What the model profile needs of the round to set its metric up."""
+    from attribution.engine.profiles import ContributorSpec, RoundSpec
+
+    return RoundSpec(
+        [ContributorSpec(c.key, c.conditions, c.labels) for c in config.contributors],
+        n_samples=config.n_samples,
+        seed=config.seed,
     )
 
 

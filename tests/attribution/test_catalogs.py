@@ -20,6 +20,7 @@ from attribution.models import ValuationRound
 from attribution.portal.explanations import explain_method, explain_metric
 from attribution.rounds.config import freeze_config
 from attribution.rounds.runner import run_engine
+from marketplace.models import ModelVersion
 from tests.attribution.factories import (
     make_contributor,
     make_model_version,
@@ -61,10 +62,30 @@ def create_data(round: ValuationRound, **fields: object) -> dict[str, object]:
     }
 
 
+def fully_featurized_version() -> ModelVersion:
+    """A text-to-image model version with every featurizer (paths are not read here)."""
+    return ModelVersion.objects.create(
+        name="sd-everything",
+        kind=ModelVersion.Kind.TEXT_TO_IMAGE,
+        conditions=ModelVersion.Conditions.PROMPT,
+        path="/models/sd",
+        clip_path="/models/clip",
+        inception_path="/models/inception.pt",
+        aesthetic_head_path="/models/head.safetensors",
+        reference_stats_path="/models/reference.npz",
+        class_prompts=["a shirt", "a shoe"],
+        artefact_prompts=["a photo with a logo"],
+        clean_prompts=["a photo"],
+    )
+
+
 @pytest.mark.parametrize("name", sorted(METRICS))
 def test_every_metric_is_a_choice_a_valid_api_field_and_explained(name: str) -> None:
     spec = METRICS[name]
     round = digits_round(metric=name)
+    if name not in DIGITS.available_metrics():
+        round.model_version = fully_featurized_version()
+        round.save()
 
     assert dict(ValuationRound._meta.get_field("metric").choices)[name] == spec.label
     serializer = RoundCreateSerializer(data=create_data(round, metric=name))

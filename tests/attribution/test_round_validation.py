@@ -28,7 +28,7 @@ class InceptionOnlyProfile:
 
     kind = "builtin_digits"
 
-    def available_metrics(self) -> tuple[str, ...]:
+    def available_metrics(self, model: Any = None) -> tuple[str, ...]:
         return ("inception_score",)
 
     def load(self, model: Any) -> Any:
@@ -75,7 +75,31 @@ def test_the_api_refuses_a_metric_the_profile_does_not_offer(
     assert not ValuationRound.objects.exists()
 
 
-def test_the_api_refuses_a_model_kind_without_a_profile(staff_client: APIClient) -> None:
+def test_the_api_refuses_a_metric_the_model_version_is_not_configured_for(
+    staff_client: APIClient,
+) -> None:
+    version = ModelVersion.objects.create(
+        name="sd-lora",
+        kind=ModelVersion.Kind.TEXT_TO_IMAGE,
+        conditions="prompt",
+        path="/models/sd",
+        clip_path="/models/clip",
+    )
+
+    response = staff_client.post(
+        "/api/v1/rounds/", payload(version, metric="aesthetic"), format="json"
+    )
+
+    assert response.status_code == 400
+    message = response.json()["metric"][0]
+    assert "does not offer Aesthetic score" in message
+    assert "Prompt fidelity" in message  # CLIP alone offers prompt fidelity
+
+
+def test_the_api_refuses_a_model_kind_without_a_profile(
+    staff_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(PROFILES, "text_to_image")
     version = ModelVersion.objects.create(
         name="sd-lora", kind=ModelVersion.Kind.TEXT_TO_IMAGE, conditions="prompt", path="/models"
     )

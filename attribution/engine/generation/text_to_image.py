@@ -101,6 +101,7 @@ class TextToImageBackend:
         height: int | None = None,
         width: int | None = None,
         batch_size: int = 4,
+        scheduler: str | None = None,
     ) -> TextToImageBackend:
         """Load a local diffusers pipeline directory, optionally fusing a LoRA into it.
 
@@ -116,9 +117,12 @@ class TextToImageBackend:
             height: See the class.
             width: See the class.
             batch_size: See the class.
+            scheduler: A diffusers scheduler class name (e.g. ``"DPMSolverMultistepScheduler"``)
+                to sample with, built from the pipeline's own scheduler config; None keeps it.
 
         Raises:
-            EngineInputError: When a path does not exist or is not a diffusers pipeline/LoRA.
+            EngineInputError: When a path does not exist or is not a diffusers pipeline/LoRA, or
+                the scheduler is not a diffusers scheduler.
         """
         check_device(device)
         from diffusers import DiffusionPipeline
@@ -144,6 +148,9 @@ class TextToImageBackend:
             "torch_dtype": None if dtype is None else str(dtype),
             "lora_path": None,
         }
+        if scheduler:
+            pipeline.scheduler = _scheduler(scheduler, pipeline.scheduler.config)
+            source["scheduler"] = scheduler
         if lora_path is not None:
             lora_file = _fuse_lora(pipeline, Path(lora_path), lora_scale)
             source.update(
@@ -266,6 +273,18 @@ def _torch_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
     if not isinstance(resolved, torch.dtype):
         raise EngineInputError(f"torch_dtype {dtype!r} is not a torch dtype (e.g. 'float16').")
     return resolved
+
+
+def _scheduler(name: str, config: Any) -> Any:
+    """A diffusers scheduler of class ``name`` built from ``config``."""
+    import diffusers
+
+    scheduler_class = getattr(diffusers, name, None)
+    if not (
+        isinstance(scheduler_class, type) and issubclass(scheduler_class, diffusers.SchedulerMixin)
+    ):
+        raise EngineInputError(f"{name!r} is not a diffusers scheduler class.")
+    return cast(Any, scheduler_class).from_config(config)
 
 
 def _fuse_lora(pipeline: Any, lora_path: Path, lora_scale: float) -> Path:

@@ -17,6 +17,7 @@ from attribution.engine.metrics.reference import (
     check_reference,
     load_reference_statistics,
     reference_from_image_directory,
+    reference_from_image_files,
     reference_statistics,
     save_reference_statistics,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "load_reference_statistics",
     "mixture_weights",
     "reference_from_image_directory",
+    "reference_from_image_files",
     "reference_statistics",
     "save_reference_statistics",
 ]

@@ -94,6 +94,48 @@ METRICS: dict[str, MetricSpec] = {
             needs_labels=True,
         ),
         MetricSpec(
+            "aesthetic",
+            "Aesthetic score",
+            "aesthetic points",
+            "The aesthetic score is the average rating an aesthetic predictor (a small model "
+            "trained on people's ratings of images) gives the generated images; higher is "
+            "better.",
+            floor=None,
+            default_empty="worst_singleton",
+        ),
+        MetricSpec(
+            "clip_diversity",
+            "Product diversity (zero-shot)",
+            "nats",
+            "Product diversity is the entropy, in nats, of the kinds of product (or other "
+            "classes) a CLIP model recognises in the generated images: 0 when they all show one "
+            "kind, largest when every kind appears equally often.",
+            floor=0.0,
+            default_empty="floor",
+        ),
+        MetricSpec(
+            "prompt_fidelity",
+            "Prompt fidelity",
+            "CLIP similarity",
+            "Prompt fidelity is the average similarity, measured by a CLIP model, between each "
+            "generated image and the caption it was generated from: how faithfully the model "
+            "draws what it is asked to draw; higher is better.",
+            floor=None,
+            default_empty="worst_singleton",
+        ),
+        MetricSpec(
+            "artefact_free",
+            "Artefact-free rate (zero-shot)",
+            "fraction of images",
+            "The artefact-free rate is the fraction of generated images that a CLIP model does "
+            "not flag for an artefact (such as a watermark or a hospital tag), from 0 to 1. A "
+            "round on it is an audit: it shows whose data brings the artefact in, and is never "
+            "paid out.",
+            floor=1.0,
+            default_empty="floor",
+            purpose="audit",
+        ),
+        MetricSpec(
             "marker_free",
             "Artefact-free rate",
             "fraction of images",

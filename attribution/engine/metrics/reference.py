@@ -19,6 +19,7 @@ the sample covariance (divide by N âˆ’ 1). The difference is a factor 1 + 1/(N â
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -214,20 +215,40 @@ def reference_from_image_directory(
             f"reference image directory {root} needs at least 2 images ({', '.join(IMAGE_SUFFIXES)}"
             f"), found {len(files)}."
         )
+    return reference_from_image_files(files, featurizer, size=size, batch_size=batch_size)
+
+
+def reference_from_image_files(
+    files: Sequence[str | Path],
+    featurizer: Featurizer,
+    *,
+    size: int | None = None,
+    batch_size: int = 64,
+) -> ReferenceStatistics:
+    """Featurize the image ``files`` (e.g. a data group's records) and fit their mean and
+    covariance; see ``reference_from_image_directory`` for the arguments.
+
+    Raises:
+        EngineInputError: Fewer than 2 files, an unreadable image, or images of different sizes
+            without ``size``.
+    """
+    paths = [Path(file) for file in files]
+    if len(paths) < 2:
+        raise EngineInputError(f"a reference set needs at least 2 images, got {len(paths)}.")
     embeddings = []
     shapes: set[tuple[int, ...]] = set()
-    for start in range(0, len(files), batch_size):
-        pixels = [_read_image(file, size) for file in files[start : start + batch_size]]
+    for start in range(0, len(paths), batch_size):
+        pixels = [_read_image(path, size) for path in paths[start : start + batch_size]]
         shapes.update(array.shape for array in pixels)
         if len(shapes) > 1:
             raise EngineInputError(
-                f"reference images in {root} have different sizes (H, W, 3) {sorted(shapes)}; "
+                f"reference images have different sizes (H, W, 3) {sorted(shapes)}; "
                 "pass size= to resize them to one."
             )
         batch = np.ascontiguousarray(np.stack(pixels).transpose(0, 3, 1, 2))
         embeddings.append(featurizer(batch).embeddings)
     mean, covariance = reference_statistics(np.concatenate(embeddings))
-    return ReferenceStatistics(mean, covariance, len(files))
+    return ReferenceStatistics(mean, covariance, len(paths))
 
 
 def _read_image(file: Path, size: int | None) -> NDArray[np.float32]:

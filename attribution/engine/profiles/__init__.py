@@ -4,10 +4,22 @@ read; adding a kind of model is one profile module and its entry here.
 """
 
 from attribution.engine.errors import EngineInputError
-from attribution.engine.profiles.base import LoadedModel, MetricSetup, ModelProfile, ModelSpec
+from attribution.engine.profiles.base import (
+    ContributorSpec,
+    LoadedModel,
+    MetricSetup,
+    ModelProfile,
+    ModelSpec,
+    RoundSpec,
+)
+from attribution.engine.profiles.class_conditional import ClassConditionalProfile
 from attribution.engine.profiles.digits import DigitsProfile
+from attribution.engine.profiles.text_to_image import TextToImageProfile
 
-PROFILES: dict[str, ModelProfile] = {profile.kind: profile for profile in (DigitsProfile(),)}
+PROFILES: dict[str, ModelProfile] = {
+    profile.kind: profile
+    for profile in (DigitsProfile(), TextToImageProfile(), ClassConditionalProfile())
+}
 
 
 class UnsupportedModelKindError(EngineInputError):
@@ -31,10 +43,12 @@ def get_profile(kind: str) -> ModelProfile:
 
 __all__ = [
     "PROFILES",
+    "ContributorSpec",
     "LoadedModel",
     "MetricSetup",
     "ModelProfile",
     "ModelSpec",
+    "RoundSpec",
     "UnsupportedModelKindError",
     "get_profile",
 ]

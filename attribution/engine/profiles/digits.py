@@ -30,7 +30,7 @@ from attribution.engine.metrics import (
     reference_statistics,
 )
 from attribution.engine.metrics.catalog import get_metric
-from attribution.engine.profiles.base import MetricSetup, ModelSpec
+from attribution.engine.profiles.base import MetricSetup, ModelSpec, RoundSpec
 from attribution.engine.run import Scorer
 
 DIGITS_METRICS = ("inception_score", "neg_fid", "class_entropy", "label_fidelity", "marker_free")
@@ -118,9 +118,10 @@ class DigitsModel:
         images, _ = load_digit_images()
         return self.featurizer(images)
 
-    def metric_setup(self, name: str, labels: Sequence[Sequence[int] | None]) -> MetricSetup:
+    def metric_setup(self, name: str, round: RoundSpec) -> MetricSetup:
         metric = digits_metric(name, self.reference)
         spec = get_metric(name)
+        labels = [contributor.labels for contributor in round.contributors]
         if spec.needs_labels and any(not claimed for claimed in labels):
             raise EngineInputError(
                 f"{spec.label} needs every contributor's records to carry digit labels."
@@ -135,8 +136,16 @@ class DigitsProfile:
 
     kind = "builtin_digits"
 
-    def available_metrics(self) -> tuple[str, ...]:
+    def available_metrics(self, model: ModelSpec | None = None) -> tuple[str, ...]:
         return DIGITS_METRICS
+
+    def check(self, model: ModelSpec) -> list[str]:
+        if not model.path:
+            return []
+        recipe = Path(model.path) / "recipe.json"
+        if not recipe.is_file():
+            return [f"{model.path} holds no trained digits models (no recipe.json)."]
+        return []
 
     def load(self, model: ModelSpec) -> DigitsModel:
         from attribution.engine.demos.digits.training import SHIPPED_WEIGHTS

@@ -44,13 +44,14 @@ def test_config_lists_contributors_sorted_by_key_with_counts_and_classes() -> No
     assert [c["conditions"] for c in config["contributors"]] == [[4, 4, 4], [7, 7], [1]]
     assert [c["labels"] for c in config["contributors"]] == [[2, 3, 4], [5, 6], [1]]
     assert config["version"] == CONFIG_VERSION
-    assert config["model"] == {
+    assert {
         "kind": "builtin_digits",
         "path": "",
         "lora_path": "",
         "checksum": "",
         "conditions": "contributor",
-    }
+        "reference_images": [],
+    }.items() <= config["model"].items()
     assert (config["metric"], config["estimator"]) == ("inception_score", "surrogate")
     assert (config["budget"], config["seed"], config["n_samples"]) == (32, 11, 4)
 
@@ -240,12 +241,28 @@ def test_a_frozen_config_reads_back_equal_from_its_json() -> None:
 def test_a_config_of_an_unknown_version_is_refused_with_a_clear_error() -> None:
     data = freeze_config(make_round(("alice", "bob"))).to_json()
 
-    with pytest.raises(RoundConfigError, match="version 2, which this installation cannot read"):
-        RoundConfig.from_json({**data, "version": 2})
+    with pytest.raises(RoundConfigError, match="version 3, which this installation cannot read"):
+        RoundConfig.from_json({**data, "version": 3})
     with pytest.raises(RoundConfigError, match=r"incomplete or malformed.*'metric'"):
         RoundConfig.from_json({key: value for key, value in data.items() if key != "metric"})
     with pytest.raises(RoundConfigError, match="no frozen configuration"):
         RoundConfig.from_json(None)  # type: ignore[arg-type]
+
+
+def test_a_version_1_config_reads_with_the_new_model_settings_at_their_defaults() -> None:
+    data = freeze_config(make_round(("alice", "bob"))).to_json()
+    model = {key: data["model"][key] for key in ("kind", "path", "lora_path", "checksum")}
+    old = {**data, "version": 1, "model": {**model, "conditions": "contributor"}}
+
+    config = RoundConfig.from_json(old)
+
+    assert config.version == 1
+    assert (config.model.n_steps, config.model.clip_path, config.model.reference_images) == (
+        25,
+        "",
+        (),
+    )
+    assert config.to_json()["version"] == 1  # the row's hash stays that of the stored JSON
 
 
 def test_a_worker_fails_a_round_whose_config_it_cannot_read() -> None:

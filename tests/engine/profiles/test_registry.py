@@ -6,7 +6,14 @@ import pytest
 
 from attribution.engine.errors import EngineInputError
 from attribution.engine.metrics.catalog import METRICS
-from attribution.engine.profiles import PROFILES, ModelSpec, UnsupportedModelKindError, get_profile
+from attribution.engine.profiles import (
+    PROFILES,
+    ContributorSpec,
+    ModelSpec,
+    RoundSpec,
+    UnsupportedModelKindError,
+    get_profile,
+)
 from attribution.engine.profiles.digits import DigitsModel, DigitsProfile
 
 
@@ -33,8 +40,12 @@ def test_label_fidelity_needs_every_contributors_labels() -> None:
     model = DigitsProfile().load(ModelSpec("builtin_digits"))
     model.__dict__["reference"] = None  # the metric needs no reference; skip loading the models
 
+    def round_with(*labels: tuple[int, ...] | None) -> RoundSpec:
+        contributors = [ContributorSpec(f"c{i}", [0], claimed) for i, claimed in enumerate(labels)]
+        return RoundSpec(contributors, n_samples=4, seed=0)
+
     with pytest.raises(EngineInputError, match="needs every contributor's records"):
-        model.metric_setup("label_fidelity", [(1, 2), None])
-    setup = model.metric_setup("label_fidelity", [(1, 2), (3,)])
+        model.metric_setup("label_fidelity", round_with((1, 2), None))
+    setup = model.metric_setup("label_fidelity", round_with((1, 2), (3,)))
     assert set(setup.scorers) == {"label_fidelity", "marker"}
     assert setup.empty_value == METRICS["label_fidelity"].default_empty
