@@ -1,16 +1,24 @@
-"""Web security the framework does not give us: a Content Security Policy and login throttling.
+"""Web security the framework does not give us: a Content Security Policy and sign-in lockout.
 
 Every page is built without inline scripts (data travels in ``json_script`` blocks, code in static
 files), so the default policy allows scripts from this site only. Plotly injects its own style
 elements, hence ``style-src 'unsafe-inline'``.
+
+The lockout counts failed sign-ins per username and per client address in the default cache.
+Several web processes must share that cache (``CACHE_URL=redis://…``); the embedded default is a
+per-process memory cache, which ``manage.py check --deploy`` warns about.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.forms import UsernameField
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
@@ -31,38 +39,88 @@ class ContentSecurityPolicyMiddleware:
 
 
 class ThrottledLoginView(LoginView):
-    """Django's login, refusing further attempts after repeated failures.
+    """Django's login, refusing attempts after repeated failures, before any password check.
 
-    After ``LOGIN_MAX_FAILURES`` failed attempts for one username from one address within
-    ``LOGIN_LOCKOUT_S`` seconds, sign-in for that pair answers 429 until the window passes; a
-    success clears the count. (Counts live in the configured cache: use a shared cache, e.g.
-    Redis, when several web processes serve the site.)
+    Each attempt first reserves one failure on two counters: the username's (normalised as the
+    authentication form does it, see `login_key`) and the client address's. When either is past
+    its limit (``LOGIN_MAX_FAILURES``, ``LOGIN_MAX_FAILURES_PER_ADDRESS``) the attempt is answered
+    429 with an unbound form, without calling ``authenticate()``: the answer is the same whatever
+    the password. A success takes its reservation back (and clears the username's count); the
+    counts expire ``LOGIN_LOCKOUT_S`` seconds after the first failure of the window. Reserving
+    before checking makes the limit hold for parallel attempts too (``incr`` is atomic in Redis).
     """
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        key = _failure_key(request)
-        if cache.get(key, 0) >= settings.LOGIN_MAX_FAILURES:
-            response = self.render_to_response(
-                self.get_context_data(
-                    form=self.get_form(),
-                    locked_out=True,
-                    lockout_minutes=max(1, settings.LOGIN_LOCKOUT_S // 60),
-                )
-            )
-            response.status_code = 429
-            return response
+        username_key = _counter("user", login_key(request.POST.get("username", "")))
+        address_key = _counter("address", client_address(request))
+        over_user = _reserve(username_key) > settings.LOGIN_MAX_FAILURES
+        over_address = _reserve(address_key) > settings.LOGIN_MAX_FAILURES_PER_ADDRESS
+        if over_user or over_address:
+            return self._locked_response()
         response = super().post(request, *args, **kwargs)
         if response.status_code == 302:
-            cache.delete(key)
-        else:
-            try:
-                cache.incr(key)
-            except ValueError:
-                cache.set(key, 1, settings.LOGIN_LOCKOUT_S)
+            cache.delete(username_key)
+            _release(address_key)
+        return response
+
+    def _locked_response(self) -> HttpResponse:
+        # An unbound form: nothing of the submitted password (right or wrong) reaches the page.
+        form = self.get_form_class()(self.request)
+        response = self.render_to_response(
+            self.get_context_data(
+                form=form,
+                locked_out=True,
+                lockout_minutes=max(1, settings.LOGIN_LOCKOUT_S // 60),
+            )
+        )
+        response.status_code = 429
+        response["Retry-After"] = str(settings.LOGIN_LOCKOUT_S)
         return response
 
 
-def _failure_key(request: HttpRequest) -> str:
-    username = str(request.POST.get("username", "")).strip().lower()[:150]
-    address = request.META.get("REMOTE_ADDR", "")
-    return f"login-failures:{address}:{username}"
+def login_key(raw_username: object) -> str:
+    """The username an attempt counts against: what the backend will look up, case-folded.
+
+    The authentication form cleans the username with ``UsernameField`` (strip, then NFKC, the
+    user model's ``normalize_username`` rule), so full-width and other compatibility spellings
+    are one account: cleaning the same way gives them one budget. The key is also case-folded
+    (then NFKC again, as folding can denormalise): the default backend is case-sensitive, but a
+    case-insensitive collation (MySQL) or backend would otherwise split the budget; the price is
+    that two accounts differing only in case share one. Capped at 150 characters, like the field.
+    """
+    text = raw_username if isinstance(raw_username, str) else ""
+    cleaned = UsernameField().to_python(text) or ""
+    return unicodedata.normalize("NFKC", cleaned.casefold())[:150]
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address: ``REMOTE_ADDR``, or behind ``NUM_PROXIES`` trusted reverse proxies
+    the address the outermost of them saw (the N-th entry from the end of X-Forwarded-For)."""
+    proxies = int(getattr(settings, "NUM_PROXIES", 0))
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies > 0 and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-min(proxies, len(hops))]
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def _counter(kind: str, value: str) -> str:
+    # Hashed: cache keys must be short ASCII (memcached), whatever the username holds.
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"login-failures:{kind}:{digest}"
+
+
+def _reserve(key: str) -> int:
+    """Count one more attempt on ``key``; the window starts with the first one."""
+    cache.add(key, 0, settings.LOGIN_LOCKOUT_S)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, settings.LOGIN_LOCKOUT_S)
+        return 1
+
+
+def _release(key: str) -> None:
+    with contextlib.suppress(ValueError):  # expired meanwhile: nothing to give back
+        cache.decr(key)

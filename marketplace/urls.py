@@ -7,7 +7,10 @@ never imports attribution.
 from django.contrib import admin
 from django.urls import include, path
 
-from marketplace import views
+from marketplace import (
+    converters,  # noqa: F401  (registers <id:…>)
+    views,
+)
 from marketplace.security import ThrottledLoginView
 
 urlpatterns = [
@@ -18,7 +21,7 @@ urlpatterns = [
     path("accounts/welcome/", views.after_login, name="after-login"),
     path("data/", views.list_data_groups, name="data-groups"),
     path("data/upload/", views.upload_data_group, name="upload-data-group"),
-    path("data/<int:group_id>/withdraw/", views.withdraw, name="withdraw-data-group"),
+    path("data/<id:group_id>/withdraw/", views.withdraw, name="withdraw-data-group"),
     path("api/v1/", include("attribution.api.urls")),
     path("api/v1/", include("marketplace.api.urls")),
     path("admin/", admin.site.urls),
