@@ -4,6 +4,9 @@ Every page is built without inline scripts (data travels in ``json_script`` bloc
 files), so the default policy allows scripts from this site only. Plotly injects its own style
 elements, hence ``style-src 'unsafe-inline'``.
 
+`RequestLimitsMiddleware` answers site forms that are too large or carry too many files with a
+page saying so (the upload form itself for uploads), before CSRF or any view reads the body.
+
 The lockout counts failed sign-ins per username and per client address in the default cache.
 Several web processes must share that cache (``CACHE_URL=redis://…``); the embedded default is a
 per-process memory cache, which ``manage.py check --deploy`` warns about.
@@ -21,7 +24,12 @@ from django.conf import settings
 from django.contrib.auth.forms import UsernameField
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import Resolver404, resolve
+
+from marketplace.uploads.limits import format_bytes
 
 
 class ContentSecurityPolicyMiddleware:
@@ -36,6 +44,67 @@ class ContentSecurityPolicyMiddleware:
         if policy and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = policy
         return response
+
+
+class RequestLimitsMiddleware:
+    """Refuse oversized or overfull form posts with a clear page instead of Django's 400.
+
+    Django raises ``RequestDataTooBig``/``TooManyFilesSent`` wherever the body is first read (the
+    CSRF check), which ends in a bare (or, in debug, technical) 400. This middleware reads the
+    body first, and answers the refusal itself: the upload page with the limit in its problem
+    list for the upload form, the styled 400/413 page elsewhere. Bodies declared larger than
+    ``MAX_REQUEST_BYTES`` are refused before a byte is read. The API (``/api/``) answers JSON
+    itself (``marketplace.api``), so it is left alone.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in ("POST", "PUT", "PATCH") and not request.path.startswith("/api/"):
+            problem = _body_problem(request)
+            if problem is not None:
+                return _refuse(request, *problem)
+        return self.get_response(request)
+
+
+def _body_problem(request: HttpRequest) -> tuple[int, str] | None:
+    """``(status, message)`` when the body breaks a limit, else None (and the body is parsed)."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 400, "The request's Content-Length header is not a number."
+    limit = int(settings.MAX_REQUEST_BYTES)
+    if declared > limit:
+        return 413, f"The upload is {format_bytes(declared)}; at most {format_bytes(limit)} fit."
+    try:
+        request.POST  # noqa: B018  (parse now: files stream to disk, fields are bounded)
+        request.FILES  # noqa: B018
+    except TooManyFilesSent:
+        count = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return 400, (
+            f"Too many files: one upload takes at most {count} files. Upload the rest as "
+            "another data group, or put them all in one zip archive."
+        )
+    except TooManyFieldsSent:
+        return 400, "The form has too many fields."
+    except RequestDataTooBig:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return 413, f"The form's text fields hold more than {format_bytes(limit)}."
+    return None
+
+
+def _refuse(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    try:
+        view_name = resolve(request.path_info).url_name
+    except Resolver404:
+        view_name = None
+    user = getattr(request, "user", None)
+    if view_name == "upload-data-group" and user is not None and user.is_authenticated:
+        from marketplace.views import render_upload_form  # views import this module's app
+
+        return render_upload_form(request, problems=[message], status=status)
+    return render(request, "400.html", {"problem": message}, status=status)
 
 
 class ThrottledLoginView(LoginView):

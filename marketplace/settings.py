@@ -90,6 +90,9 @@ NUM_PROXIES = int(os.environ.get("API_NUM_PROXIES", 0))
 # Form fields and non-file bodies (JSON) larger than this are refused (413 on the API, a styled
 # 400 page on the site); uploaded files are streamed to disk and bounded by UPLOAD_* below.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DJANGO_MAX_BODY_BYTES", 2_621_440))
+# Whole request bodies (uploads included) declared larger than this are refused before they are
+# read (413); the default leaves room for one archive at the upload limit (500 MiB).
+MAX_REQUEST_BYTES = int(os.environ.get("DJANGO_MAX_REQUEST_BYTES", 510 * 1024 * 1024))
 # Files in one request (the upload form says how many it takes).
 DATA_UPLOAD_MAX_NUMBER_FILES = int(os.environ.get("DJANGO_MAX_UPLOAD_FILES", 100))
 # JSON bodies nested deeper than this are refused with a JSON 400 (marketplace.api.parsers).
@@ -117,8 +120,10 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    # Before CSRF (which reads the body), after authentication (the refusal page knows the user).
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "marketplace.security.RequestLimitsMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -22,20 +22,28 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import warnings
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple
 
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps
 
 from marketplace.uploads.archives import (
     CSV_COLUMNS,
     ArchiveContents,
+    open_archive,
     printable,
     read_archive,
     safe_path,
-    unpack_archive,
+)
+from marketplace.uploads.headers import (
+    ACCEPTED_FORMATS,
+    HEAD_BYTES,
+    ImageHeader,
+    check_header,
+    open_image,
+    read_header,
 )
 from marketplace.uploads.limits import (
     DEFAULT_LIMITS,
@@ -61,20 +69,7 @@ __all__ = [
     "validate_upload",
 ]
 
-ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP")
-# Pillow's JPEG opener returns "MPO" for multi-picture JPEGs (most phone photos); their first
-# picture is the photo, so they are accepted as JPEG.
-_JPEG_FAMILY = frozenset({"JPEG", "MPO"})
 _HASH_DOMAIN = b"creditshare/canonical-pixels/v1\0"
-# Signatures of formats we refuse, only to say *what* was refused instead of "not an image".
-_OTHER_SIGNATURES = (
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
-    (b"%PDF", "PDF"),
-)
-_HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"mif1": "HEIF", b"avif": "AVIF"}
 
 
 @dataclass(frozen=True)
@@ -110,6 +105,14 @@ class _CanonicalImage(NamedTuple):
     pixels: bytes
 
 
+class _Entry(NamedTuple):
+    """One file of an upload: its name as uploaded, its first bytes, its whole content."""
+
+    name: str
+    head: Callable[[], bytes]
+    read: Callable[[], bytes]
+
+
 def validate_upload(
     files: Iterable[tuple[str, UploadSource]] = (),
     *,
@@ -120,6 +123,8 @@ def validate_upload(
     existing_hashes: Collection[str] = (),
 ) -> list[ValidatedImage]:
     """Validate either single image files or one zip archive (whose CSVs give captions/labels).
+
+    The archive is streamed: its entries are checked and decoded one at a time.
 
     Raises:
         UploadRejected: listing every problem, archive and images together.
@@ -139,14 +144,28 @@ def validate_upload(
     archive_name, source = archive
     if files:
         raise UploadRejected("upload either image files or one zip archive, not both")
-    contents, problems, refused = unpack_archive(archive_name, source, limits)
-    if not contents.files and not problems:
-        raise UploadRejected(f"{archive_name}: contains no images")
-    images, image_problems = _check_images(
-        contents.files, contents.captions, contents.labels, limits, existing_hashes, refused
-    )
-    if problems or image_problems:
-        raise UploadRejected(problems + image_problems)
+    with open_archive(archive_name, source, limits) as listing:
+        if not listing.members and not listing.problems:
+            raise UploadRejected(f"{archive_name}: contains no images")
+        entries = [
+            _Entry(
+                member.path,
+                partial(listing.head, member, HEAD_BYTES),
+                partial(listing.read, member),
+            )
+            for member in listing.members
+        ]
+        images, problems = _check_images(
+            entries,
+            listing.captions,
+            listing.labels,
+            limits,
+            existing_hashes,
+            listing.refused,
+            listing.problems,
+        )
+    if problems:
+        raise UploadRejected(problems)
     return images
 
 
@@ -172,7 +191,15 @@ def validate_images(
     Raises:
         UploadRejected: if any file has any problem; nothing is returned then.
     """
-    images, problems = _check_images(files, captions, labels, limits, existing_hashes, set())
+    entries = [
+        _Entry(
+            name,
+            partial(_read_head, source, limits.max_file_bytes),
+            partial(_read_bounded, source, limits.max_file_bytes),
+        )
+        for name, source in files
+    ]
+    images, problems = _check_images(entries, captions, labels, limits, existing_hashes, set(), [])
     if problems:
         raise UploadRejected(problems)
     return images
@@ -181,26 +208,53 @@ def validate_images(
 # --- images -----------------------------------------------------------------------------------
 
 
+class _Screened(NamedTuple):
+    """A file that passed the cheap checks, waiting to be decoded."""
+
+    name: str
+    entry: _Entry
+    caption: str | None
+    label: str | None
+
+
 def _check_images(
-    files: Iterable[tuple[str, UploadSource]],
+    entries: Iterable[_Entry],
     captions: Mapping[str, str] | None,
     labels: Mapping[str, str] | None,
     limits: UploadLimits,
     existing_hashes: Collection[str],
     refused: set[str],
+    problems: list[str],
 ) -> tuple[list[ValidatedImage], list[str]]:
-    """Validate every file; return the images and the problems. ``refused``: names already
-    reported by the archive check, so CSV rows naming them are not reported twice."""
-    existing = frozenset(existing_hashes)
-    images: list[ValidatedImage] = []
-    problems: list[str] = []
+    """Screen every file cheaply, then decode them one by one unless the upload is refused.
+
+    ``refused``: names already reported by the archive check, so CSV rows naming them are not
+    reported twice; ``problems``: those found so far (the archive's), extended here.
+    """
+    screened = _screen(entries, captions, labels, limits, refused, problems)
+    if problems:
+        return [], problems  # refused already: decoding the rest would only cost time
+    images = _decode_all(screened, limits, frozenset(existing_hashes), problems)
+    return images, problems
+
+
+def _screen(
+    entries: Iterable[_Entry],
+    captions: Mapping[str, str] | None,
+    labels: Mapping[str, str] | None,
+    limits: UploadLimits,
+    refused: set[str],
+    problems: list[str],
+) -> list[_Screened]:
+    """The cheap checks of every file: name, caption/label, size and header, pixel budget."""
+    screened: list[_Screened] = []
     names: set[str] = set()
-    first_with_hash: dict[str, str] = {}
-    for raw_name, source in files:
+    pixels = 0
+    for entry in entries:
         try:
-            name = safe_path(raw_name)
+            name = safe_path(entry.name)
         except FileRefusedError as exc:
-            problems.append(f"{printable(raw_name)}: unsafe file name ({exc})")
+            problems.append(f"{printable(entry.name)}: unsafe file name ({exc})")
             continue
         if name in names:
             problems.append(f"{name}: more than one file has this name")
@@ -209,12 +263,45 @@ def _check_images(
         caption = _text_for(name, captions, "caption", problems)
         label = _text_for(name, labels, "label", problems)
         try:
-            canonical = _decode_image(_read_bounded(source, limits.max_file_bytes), limits)
+            head = entry.head()
+            header = read_header(head, limits, complete=len(head) < HEAD_BYTES)
         except FileRefusedError as exc:
             problems.append(f"{name}: {exc}")
             continue
+        if header is not None:
+            pixels, was = pixels + header.pixels, pixels
+            if pixels > limits.max_upload_pixels >= was:
+                problems.append(_budget_problem(name, limits))
+        screened.append(_Screened(name, entry, caption, label))
+    if not names and not problems and not refused:
+        problems.append("the upload contains no images")
+    for kind, mapping in (("caption", captions), ("label", labels)):
+        for listed in sorted(set(mapping or ()) - names - refused):
+            problems.append(f"{listed}: has a {kind} but is not in the upload")
+    return screened
+
+
+def _decode_all(
+    screened: list[_Screened],
+    limits: UploadLimits,
+    existing: frozenset[str],
+    problems: list[str],
+) -> list[ValidatedImage]:
+    """Decode, hash and re-encode the files one at a time; stop at the first refusal."""
+    images: list[ValidatedImage] = []
+    first_with_hash: dict[str, str] = {}
+    pixels = 0
+    for name, entry, caption, label in screened:
+        try:
+            canonical = _decode_image(entry.read(), limits)
+        except FileRefusedError as exc:
+            problems.append(f"{name}: {exc}")
+            return []
+        pixels += canonical.width * canonical.height
         digest = _hash_pixels(canonical)
-        if digest in existing:
+        if pixels > limits.max_upload_pixels:  # only headers past HEAD_BYTES get here
+            problems.append(_budget_problem(name, limits))
+        elif digest in existing:
             problems.append(f"{name}: already uploaded")
         elif digest in first_with_hash:
             problems.append(f"{name}: duplicate of {first_with_hash[digest]}")
@@ -226,12 +313,16 @@ def _check_images(
                     name, content, digest, canonical.width, canonical.height, caption, label
                 )
             )
-    if not names and not problems and not refused:
-        problems.append("the upload contains no images")
-    for kind, mapping in (("caption", captions), ("label", labels)):
-        for listed in sorted(set(mapping or ()) - names - refused):
-            problems.append(f"{listed}: has a {kind} but is not in the upload")
-    return images, problems
+            continue
+        return []
+    return images
+
+
+def _budget_problem(name: str, limits: UploadLimits) -> str:
+    return (
+        f"{name}: the upload's images pass the {limits.max_upload_pixels:,} pixel budget of one "
+        "upload here; upload the rest as another data group"
+    )
 
 
 def _text_for(
@@ -265,58 +356,36 @@ def _read_bounded(source: UploadSource, max_bytes: int) -> bytes:
     return data
 
 
+def _read_head(source: UploadSource, max_bytes: int) -> bytes:
+    """The first `HEAD_BYTES` of the content; refuses it when even that passes ``max_bytes``."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        if len(source) > max_bytes:
+            limit = format_bytes(max_bytes)
+            raise FileRefusedError(f"{format_bytes(len(source))} is above the {limit} file limit")
+        return bytes(source[:HEAD_BYTES])
+    if source.seekable():
+        source.seek(0)
+    data = source.read(min(HEAD_BYTES, max_bytes + 1))
+    if len(data) > max_bytes:
+        raise FileRefusedError(f"the file is above the {format_bytes(max_bytes)} file limit")
+    return data
+
+
 def _decode_image(data: bytes, limits: UploadLimits) -> _CanonicalImage:
     """Check the header against the limits, verify, decode; return the canonical pixels."""
-    header = _open_image(data, limits)
-    width, height = header.size
-    if width * height > limits.max_pixels:
-        raise FileRefusedError(
-            f"{width}x{height} pixels is above the {limits.max_pixels:,} pixel limit"
-        )
-    if max(width, height) > limits.max_side:
-        raise FileRefusedError(
-            f"{width}x{height} pixels is above the {limits.max_side:,} side limit"
-        )
-    if getattr(header, "is_animated", False) and header.format not in _JPEG_FAMILY:
-        raise FileRefusedError("animated images are not accepted")
+    header = open_image(data, limits)
+    check_header(header, ImageHeader(str(header.format), *header.size), limits)
     # Pillow raises many exception types on hostile input (SyntaxError, OSError, ValueError,
     # struct.error, zlib.error, ...); whatever it raises, the file is unreadable.
     try:
         header.verify()  # checks structure and checksums without decoding pixels
-        image = _open_image(data, limits)
+        image = open_image(data, limits)
         image.load()
     except FileRefusedError:
         raise
     except Exception as exc:
         raise FileRefusedError("the image is truncated or corrupt") from exc
     return _canonicalize(image)
-
-
-def _open_image(data: bytes, limits: UploadLimits) -> Image.Image:
-    """Open lazily (header only), trying only the accepted formats' decoders."""
-    try:
-        # Our own pixel limit (checked by the caller on the header's size) is the guard; the
-        # warning Pillow emits between its warn and error thresholds is noise here.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-    except Image.DecompressionBombError as exc:
-        # Past Pillow's own hard limit the size is not exposed; say so without numbers.
-        raise FileRefusedError(f"the image is above the {limits.max_pixels:,} pixel limit") from exc
-    except UnidentifiedImageError as exc:
-        raise FileRefusedError(_why_not_an_image(data)) from exc
-    except Exception as exc:
-        raise FileRefusedError("the image is truncated or corrupt") from exc
-
-
-def _why_not_an_image(data: bytes) -> str:
-    for signature, format_name in _OTHER_SIGNATURES:
-        if data.startswith(signature):
-            return f"{format_name} images are not accepted (only PNG, JPEG or WebP)"
-    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
-        format_name = _HEIF_BRANDS[data[8:12]]
-        return f"{format_name} images are not accepted (only PNG, JPEG or WebP)"
-    return "not an image (the content is not PNG, JPEG or WebP)"
 
 
 def _canonicalize(image: Image.Image) -> _CanonicalImage:
