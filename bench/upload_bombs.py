@@ -9,9 +9,10 @@ Two bombs from the hostile review, built here from nothing:
   at the per-image pixel limit; ``pixels-6`` holds six of them, which fit the upload's pixel budget
   (250 MP): the most one accepted upload of such images costs.
 
-Each bomb is validated (Linux only: it reads /proc) by ``marketplace.uploads.images.validate_upload`` (from an open file, as the
+Each bomb is validated by ``marketplace.uploads.images.validate_upload`` (from an open file, as the
 web form passes it) in a fresh interpreter, which reports its peak resident memory above the
-baseline after imports, the wall time and the first problem line. Run from the repository root:
+baseline after imports (VmHWM - VmRSS from /proc: Linux only), the wall time and the first
+problem line. Run from the repository root:
 
     PYTHONPATH=. .venv/bin/python bench/upload_bombs.py
 
@@ -82,7 +83,9 @@ def build_pixels_bomb(path: Path, count: int = 10) -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for n in range(count):
             buffer = io.BytesIO()
-            Image.new("RGB", (8000, 5000), color=(n * 20, 255 - n * 20, 128)).save(buffer, format="PNG", optimize=True)
+            Image.new("RGB", (8000, 5000), color=(n * 20, 255 - n * 20, 128)).save(
+                buffer, format="PNG", optimize=True
+            )
             archive.writestr(f"p{n}.png", buffer.getvalue())
 
 

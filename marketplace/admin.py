@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from decimal import Decimal
-
 from typing import Any
 
 from django import forms
