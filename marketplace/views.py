@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -84,7 +86,7 @@ def render_upload_form(
     request: HttpRequest,
     *,
     form: DataGroupUploadForm | None = None,
-    problems: list[str] = (),  # type: ignore[assignment]
+    problems: Sequence[str] = (),
     status: int = 200,
 ) -> HttpResponse:
     """The upload page with its limits stated; ``problems`` say why the last upload was refused.

@@ -276,8 +276,7 @@ def _concrete_paths(patterns: list, prefix: str = "") -> list[str]:  # type: ign
             paths.extend(_concrete_paths(pattern.url_patterns, text))
         elif isinstance(pattern, URLPattern):
             path = (
-                text.replace("<int:round_id>", "1")
-                .replace("<int:group_id>", "1")
+                re.sub(r"<(?:int|id):(?:round_id|group_id)>", "1", text)
                 .replace("<int:pk>", "1")
                 .replace("<pk>", "1")
                 .replace("<str:pk>", "abc")
@@ -314,3 +313,45 @@ def test_anonymous_visitors_get_nothing_private(client: Client) -> None:
                 ), f"/{path} redirects anonymous visitors to {response['Location']}"
             checked += 1
     assert checked >= 30
+
+
+def _id_paths(patterns: list, prefix: str = "") -> list[str]:  # type: ignore[type-arg]
+    """Every URL pattern that takes a numeric id, as a regex-free template with ``{id}``."""
+    paths = []
+    for pattern in patterns:
+        text = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            if not text.startswith("admin/"):
+                paths.extend(_id_paths(pattern.url_patterns, text))
+        elif re.search(r"<(?:int|id):\w+>", text):
+            paths.append(re.sub(r"<(?:int|id):\w+>", "{id}", text))
+    return sorted(set(paths))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("huge", [2**63, 10**30])
+def test_out_of_range_ids_are_a_404_on_every_page(client: Client, huge: int) -> None:
+    from tests.attribution.factories import make_contributor
+
+    staff = User.objects.create_superuser("root", "root@example.com", password=None)
+    staff.contributor = make_contributor("ada")
+    staff.save()
+    client.force_login(staff)
+    paths = _id_paths(get_resolver().url_patterns)
+    assert {"credit/{id}/", "credit/{id}/statement.csv", "dashboard/{id}/"} <= set(paths)
+
+    for path in paths:
+        for method in ("get", "post"):
+            response = getattr(client, method)("/" + path.format(id=huge))
+            assert response.status_code in (404, 405), f"{method.upper()} /{path}: {response}"
+            if path.startswith("api/"):
+                assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.django_db
+def test_pages_that_do_not_exist_get_the_styled_404(client: Client) -> None:
+    response = client.get("/credit/99999999999999999999/")
+
+    assert response.status_code == 404
+    assert "/static/css/site.css" in response.content.decode()
+    assert "Not found" in response.content.decode()
