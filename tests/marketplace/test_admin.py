@@ -309,6 +309,8 @@ def test_staff_cannot_give_consent_for_a_contributor(staff_client: Client) -> No
             "title": "made by staff",
             "status": Status.ACCEPTED,
             "consent": "on",
+            "created_at_0": "2026-01-01",  # (read-only now; the form once required it)
+            "created_at_1": "12:00:00",
             "records-TOTAL_FORMS": "0",
             "records-INITIAL_FORMS": "0",
         },
