@@ -29,7 +29,7 @@ def check_shared_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
         Warning(
             "The cache is in-process (CACHE_URL is unset): each web process keeps its own "
             "sign-in lockout and API throttle counters, so N processes allow N times the guesses.",
-            hint="Set CACHE_URL=redis://host:6379/2 (or file:///dir on a single machine).",
+            hint="Set CACHE_URL=redis://host:6379/2.",
             id="creditshare.W001",
         )
     ]

@@ -256,9 +256,10 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # --- cache: sign-in lockout counters and API throttles ----------------------------------------
 # Every web process must see the same counters, or each gunicorn worker gives its own budget of
-# guesses. Production: CACHE_URL=redis://host:6379/2 (or rediss://). file:///abs/dir shares one
-# machine's processes without a server. Unset (the embedded default): an in-process memory cache,
-# right for one process only; `manage.py check --deploy` warns about it.
+# guesses. Production: CACHE_URL=redis://host:6379/2 (or rediss://). Unset (the embedded default):
+# an in-process memory cache, right for one process only; `manage.py check --deploy` warns about
+# it. (No file-based cache: its incr rewrites the entry with the default timeout, which would cut
+# the lockout window short.)
 
 
 def _cache_from_url(url: str) -> dict[str, object]:
@@ -266,16 +267,11 @@ def _cache_from_url(url: str) -> dict[str, object]:
     parts = urlsplit(url)
     if parts.scheme in {"redis", "rediss"}:
         return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
-    if parts.scheme == "file":
-        return {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": unquote(parts.path),
-        }
     if parts.scheme == "locmem":
         return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     raise ImproperlyConfigured(
         f"CACHE_URL scheme {parts.scheme!r} is not supported; use redis://host:6379/N, "
-        "rediss://..., file:///absolute/dir or locmem:// (or leave it unset)."
+        "rediss://... or locmem:// (or leave it unset)."
     )
 
 
