@@ -166,7 +166,7 @@ def client_address(request: HttpRequest) -> str:
     """The client's address: ``REMOTE_ADDR``, or behind ``NUM_PROXIES`` trusted reverse proxies
     the address the outermost of them saw (the N-th entry from the end of X-Forwarded-For)."""
     proxies = int(getattr(settings, "NUM_PROXIES", 0))
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
     if proxies > 0 and forwarded:
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         if hops:

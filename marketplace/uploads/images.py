@@ -8,8 +8,13 @@ decoded by Pillow under size and pixel limits), re-encodes each image as a metad
 finds duplicates, and returns plain records; a later service saves them atomically. The limits
 and the refusal live in ``upload_limits``. It never imports Django.
 
-All-or-nothing: every problem in an upload is collected first, then one `UploadRejected` lists
-them all (one clear line per bad file, never a traceback); no partial result is ever returned.
+All-or-nothing: problems are collected first, then one `UploadRejected` lists them (one clear line
+per bad file, never a traceback); no partial result is ever returned. Validation is bounded in
+memory and time: every file first gets the cheap checks (name, size, caption or label, and its
+image header from the first bytes: format, size against the per-image limits and the upload's
+pixel budget, see ``headers``); only an upload that passes them all is decoded (``pixels``), one
+file at a time, stopping at the first file that fails. So a refusal lists every problem the cheap
+checks can see, and at most one that only decoding shows (corrupt data, a duplicate).
 
 Duplicate detection hashes the *canonical pixels* (mode, size and the decoded, orientation-applied,
 sRGB pixel bytes that the stored PNG holds), not the uploaded bytes: the same picture saved as
@@ -19,15 +24,10 @@ PNG and as lossless WebP, or with different metadata, counts as a duplicate. Los
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import NamedTuple
-
-from PIL import Image, ImageCms, ImageOps
 
 from marketplace.uploads.archives import (
     CSV_COLUMNS,
@@ -37,14 +37,7 @@ from marketplace.uploads.archives import (
     read_archive,
     safe_path,
 )
-from marketplace.uploads.headers import (
-    ACCEPTED_FORMATS,
-    HEAD_BYTES,
-    ImageHeader,
-    check_header,
-    open_image,
-    read_header,
-)
+from marketplace.uploads.headers import ACCEPTED_FORMATS, HEAD_BYTES, read_header
 from marketplace.uploads.limits import (
     DEFAULT_LIMITS,
     MIB,
@@ -54,6 +47,7 @@ from marketplace.uploads.limits import (
     UploadSource,
     format_bytes,
 )
+from marketplace.uploads.pixels import decode_image, encode_png, hash_pixels
 
 __all__ = [
     "ACCEPTED_FORMATS",
@@ -68,8 +62,6 @@ __all__ = [
     "validate_images",
     "validate_upload",
 ]
-
-_HASH_DOMAIN = b"creditshare/canonical-pixels/v1\0"
 
 
 @dataclass(frozen=True)
@@ -96,13 +88,6 @@ class ValidatedImage:
     height: int
     caption: str | None = None
     label: str | None = None
-
-
-class _CanonicalImage(NamedTuple):
-    mode: str
-    width: int
-    height: int
-    pixels: bytes
 
 
 class _Entry(NamedTuple):
@@ -293,12 +278,12 @@ def _decode_all(
     pixels = 0
     for name, entry, caption, label in screened:
         try:
-            canonical = _decode_image(entry.read(), limits)
+            canonical = decode_image(entry.read(), limits)
         except FileRefusedError as exc:
             problems.append(f"{name}: {exc}")
             return []
         pixels += canonical.width * canonical.height
-        digest = _hash_pixels(canonical)
+        digest = hash_pixels(canonical)
         if pixels > limits.max_upload_pixels:  # only headers past HEAD_BYTES get here
             problems.append(_budget_problem(name, limits))
         elif digest in existing:
@@ -307,7 +292,7 @@ def _decode_all(
             problems.append(f"{name}: duplicate of {first_with_hash[digest]}")
         else:
             first_with_hash[digest] = name
-            content = _encode_png(canonical)
+            content = encode_png(canonical)
             images.append(
                 ValidatedImage(
                     name, content, digest, canonical.width, canonical.height, caption, label
@@ -369,63 +354,3 @@ def _read_head(source: UploadSource, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise FileRefusedError(f"the file is above the {format_bytes(max_bytes)} file limit")
     return data
-
-
-def _decode_image(data: bytes, limits: UploadLimits) -> _CanonicalImage:
-    """Check the header against the limits, verify, decode; return the canonical pixels."""
-    header = open_image(data, limits)
-    check_header(header, ImageHeader(str(header.format), *header.size), limits)
-    # Pillow raises many exception types on hostile input (SyntaxError, OSError, ValueError,
-    # struct.error, zlib.error, ...); whatever it raises, the file is unreadable.
-    try:
-        header.verify()  # checks structure and checksums without decoding pixels
-        image = open_image(data, limits)
-        image.load()
-    except FileRefusedError:
-        raise
-    except Exception as exc:
-        raise FileRefusedError("the image is truncated or corrupt") from exc
-    return _canonicalize(image)
-
-
-def _canonicalize(image: Image.Image) -> _CanonicalImage:
-    """Apply EXIF orientation, convert to sRGB and to mode L, RGB or RGBA."""
-    with contextlib.suppress(Exception):  # a malformed EXIF block only loses its orientation
-        image = ImageOps.exif_transpose(image)
-    has_alpha = "A" in image.mode or "transparency" in image.info
-    if image.mode.startswith("I"):  # 16-bit greyscale PNG: scale to 8 bits (convert clips)
-        image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
-    target = "RGBA" if has_alpha else "L" if image.mode in ("1", "L") else "RGB"
-    icc = image.info.get("icc_profile")
-    if icc and image.mode in ("RGB", "RGBA", "CMYK"):
-        image = _to_srgb(image, icc, target)
-    if image.mode != target:
-        image = image.convert(target)
-    return _CanonicalImage(target, image.width, image.height, image.tobytes())
-
-
-def _to_srgb(image: Image.Image, icc: bytes, target: str) -> Image.Image:
-    """Convert from the embedded ICC profile to sRGB (stripping the profile must not change
-    colours, e.g. Display P3 phone photos); a broken profile is ignored."""
-    try:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-        converted = ImageCms.profileToProfile(image, source, srgb, outputMode=target)
-    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-        return image
-    return converted if converted is not None else image
-
-
-def _hash_pixels(canonical: _CanonicalImage) -> str:
-    digest = hashlib.sha256(_HASH_DOMAIN)
-    digest.update(f"{canonical.mode} {canonical.width}x{canonical.height}\0".encode())
-    digest.update(canonical.pixels)
-    return digest.hexdigest()
-
-
-def _encode_png(canonical: _CanonicalImage) -> bytes:
-    # A fresh image from raw pixels carries no info dict, so no metadata can leak into the PNG.
-    image = Image.frombytes(canonical.mode, (canonical.width, canonical.height), canonical.pixels)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()

@@ -322,13 +322,13 @@ def test_every_problem_the_headers_show_is_reported_at_once_and_nothing_is_retur
 def decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The size in bytes of every file the validation fully decodes."""
     seen: list[int] = []
-    real = images_module._decode_image
+    real = images_module.decode_image
 
     def spy(data: bytes, limits: UploadLimits) -> object:
         seen.append(len(data))
         return real(data, limits)
 
-    monkeypatch.setattr(images_module, "_decode_image", spy)
+    monkeypatch.setattr(images_module, "decode_image", spy)
     return seen
 
 
