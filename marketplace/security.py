@@ -21,13 +21,15 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.forms import UsernameField
+from django.contrib import admin
+from django.contrib.auth.forms import AuthenticationForm, UsernameField
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
+from django.views.decorators.cache import never_cache
 
 from marketplace.uploads.limits import format_bytes
 
@@ -108,43 +110,58 @@ def _refuse(request: HttpRequest, status: int, message: str) -> HttpResponse:
 
 
 class ThrottledLoginView(LoginView):
-    """Django's login, refusing attempts after repeated failures, before any password check.
+    """Django's login behind `guard_sign_in`: refused after repeated failures, unchecked."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        base = super().post
+        return guard_sign_in(request, lambda: base(request, *args, **kwargs))
+
+
+@never_cache
+def throttled_admin_login(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+    """The admin's login (``/admin/login/``) behind the same lockout and the same counters:
+    otherwise it would be a second door with no limit on guesses."""
+    if request.method != "POST":
+        return admin.site.login(request, extra_context)
+    return guard_sign_in(request, lambda: admin.site.login(request, extra_context))
+
+
+def guard_sign_in(request: HttpRequest, attempt: Callable[[], HttpResponse]) -> HttpResponse:
+    """Run a sign-in ``attempt`` unless the username or the address is locked out.
 
     Each attempt first reserves one failure on two counters: the username's (normalised as the
     authentication form does it, see `login_key`) and the client address's. When either is past
     its limit (``LOGIN_MAX_FAILURES``, ``LOGIN_MAX_FAILURES_PER_ADDRESS``) the attempt is answered
-    429 with an unbound form, without calling ``authenticate()``: the answer is the same whatever
-    the password. A success takes its reservation back (and clears the username's count); the
-    counts expire ``LOGIN_LOCKOUT_S`` seconds after the first failure of the window. Reserving
-    before checking makes the limit hold for parallel attempts too (``incr`` is atomic in Redis).
+    429 with an unbound form, without running ``attempt`` (so without ``authenticate()``): the
+    answer is the same whatever the password. A success (a redirect) takes its reservation back
+    and clears the username's count; the counts expire ``LOGIN_LOCKOUT_S`` seconds after the
+    first failure of the window. Reserving before checking makes the limit hold for parallel
+    attempts too (``incr`` is atomic in Redis).
     """
+    username_key = _counter("user", login_key(request.POST.get("username", "")))
+    address_key = _counter("address", client_address(request))
+    over_user = _reserve(username_key) > settings.LOGIN_MAX_FAILURES
+    over_address = _reserve(address_key) > settings.LOGIN_MAX_FAILURES_PER_ADDRESS
+    if over_user or over_address:
+        return _locked_response(request)
+    response = attempt()
+    if response.status_code == 302:
+        cache.delete(username_key)
+        _release(address_key)
+    return response
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        username_key = _counter("user", login_key(request.POST.get("username", "")))
-        address_key = _counter("address", client_address(request))
-        over_user = _reserve(username_key) > settings.LOGIN_MAX_FAILURES
-        over_address = _reserve(address_key) > settings.LOGIN_MAX_FAILURES_PER_ADDRESS
-        if over_user or over_address:
-            return self._locked_response()
-        response = super().post(request, *args, **kwargs)
-        if response.status_code == 302:
-            cache.delete(username_key)
-            _release(address_key)
-        return response
 
-    def _locked_response(self) -> HttpResponse:
-        # An unbound form: nothing of the submitted password (right or wrong) reaches the page.
-        form = self.get_form_class()(self.request)
-        response = self.render_to_response(
-            self.get_context_data(
-                form=form,
-                locked_out=True,
-                lockout_minutes=max(1, settings.LOGIN_LOCKOUT_S // 60),
-            )
-        )
-        response.status_code = 429
-        response["Retry-After"] = str(settings.LOGIN_LOCKOUT_S)
-        return response
+def _locked_response(request: HttpRequest) -> HttpResponse:
+    # An unbound form: nothing of the submitted password (right or wrong) reaches the page.
+    context = {
+        "form": AuthenticationForm(request),
+        "locked_out": True,
+        "lockout_minutes": max(1, settings.LOGIN_LOCKOUT_S // 60),
+        "next": request.POST.get("next", ""),
+    }
+    response = render(request, "registration/login.html", context, status=429)
+    response["Retry-After"] = str(settings.LOGIN_LOCKOUT_S)
+    return response
 
 
 def login_key(raw_username: object) -> str:

@@ -11,7 +11,7 @@ from marketplace import (
     converters,  # noqa: F401  (registers <id:…>)
     views,
 )
-from marketplace.security import ThrottledLoginView
+from marketplace.security import ThrottledLoginView, throttled_admin_login
 
 urlpatterns = [
     path("", views.show_home, name="home"),
@@ -24,6 +24,8 @@ urlpatterns = [
     path("data/<id:group_id>/withdraw/", views.withdraw, name="withdraw-data-group"),
     path("api/v1/", include("attribution.api.urls")),
     path("api/v1/", include("marketplace.api.urls")),
+    # Before the admin's own URLs: its login shares the site's lockout.
+    path("admin/login/", throttled_admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("", include("attribution.urls")),
 ]

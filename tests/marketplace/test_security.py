@@ -187,6 +187,37 @@ class TestLoginLockout:
         for _ in range(settings.LOGIN_MAX_FAILURES - 1):
             assert self._post(client, "wrong").status_code == 200
 
+    def test_the_admin_login_shares_the_lockout(self, client: Client, checks: list[str]) -> None:
+        User.objects.create_superuser("ada", "ada@example.org", password="right-password")
+        for _ in range(settings.LOGIN_MAX_FAILURES - 2):
+            assert self._post(client, "wrong").status_code == 200
+        for _ in range(2):
+            failed = client.post(
+                "/admin/login/", {"username": "ada", "password": "wrong"}, REMOTE_ADDR="10.0.0.1"
+            )
+            assert failed.status_code == 200
+        n_checks = len(checks)
+
+        locked = client.post(
+            "/admin/login/",
+            {"username": "ａｄａ", "password": "right-password"},
+            REMOTE_ADDR="10.0.0.2",
+        )
+
+        assert locked.status_code == 429
+        assert len(checks) == n_checks
+        assert "_auth_user_id" not in client.session
+
+    def test_the_admin_login_still_signs_staff_in(self, client: Client) -> None:
+        User.objects.create_superuser("ada", "ada@example.org", password="right-password")
+
+        response = client.post(
+            "/admin/login/?next=/admin/", {"username": "ada", "password": "right-password"}
+        )
+
+        assert response.status_code == 302
+        assert client.get("/admin/").status_code == 200
+
     def test_the_key_is_the_username_the_form_authenticates(self) -> None:
         assert login_key("ａｄａ") == login_key("ada") == login_key(" Ada\t")
         assert login_key("ﬁona") == login_key("fiona")  # NFKC ligature
@@ -255,6 +286,7 @@ PUBLIC = {
     "",
     "favicon.ico",
     "accounts/login/",
+    "admin/login/",
     "accounts/logout/",
     "accounts/password_reset/",
     "accounts/password_reset/done/",
