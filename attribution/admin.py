@@ -1,15 +1,27 @@
-"""Admin for valuation rounds: start, cancel, restart, create payouts."""
+"""Admin for valuation rounds: start, cancel, restart, create payouts.
+
+Every action reports exactly what it changed, round by round. Once started, a round is a record:
+its fields are read-only and it cannot be deleted (only drafts can); starting only queues it (a
+worker runs it, never the request), and the message links to its live dashboard.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from attribution.models import ContributorValue, ValuationRound
 from attribution.rounds import services
 from attribution.rounds.config import RoundConfigError
 from marketplace.payouts import PayoutError
+
+Status = ValuationRound.Status
 
 
 class ContributorValueInline(admin.TabularInline):
@@ -18,6 +30,9 @@ class ContributorValueInline(admin.TabularInline):
     fields = ("rank", "contributor", "value", "stderr", "ci_low", "ci_high", "exact_value")
     readonly_fields = fields
     can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(ValuationRound)
@@ -44,34 +59,86 @@ class ValuationRoundAdmin(admin.ModelAdmin):
     inlines = [ContributorValueInline]
     actions = ["start", "cancel", "restart", "create_payouts"]
 
-    def _each(self, request: HttpRequest, queryset: QuerySet[ValuationRound], action: str) -> None:
-        for round in queryset:
+    # --- a started round is a record ---------------------------------------------------------
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None or obj.status == Status.DRAFT:
+            return self.readonly_fields
+        editable = [field.name for field in self.model._meta.get_fields() if field.concrete]
+        return tuple(dict.fromkeys([*self.readonly_fields, *editable]))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.status != Status.DRAFT:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # The bulk delete would not ask each round; drafts are deleted from their own page.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def _each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[ValuationRound],
+        act: Callable[[HttpRequest, ValuationRound], tuple[str, int]],
+    ) -> None:
+        for round in queryset.order_by("pk"):
             try:
-                if action == "start":
-                    services.start_round(round.pk, user=request.user)  # type: ignore[arg-type]
-                elif action == "cancel":
-                    services.cancel_round(round.pk)
-                elif action == "restart":
-                    services.restart_round(round.pk, user=request.user)  # type: ignore[arg-type]
-                else:
-                    services.create_payouts(round.pk, user=request.user)  # type: ignore[arg-type]
+                message, level = act(request, round)
             except (services.RoundStateError, RoundConfigError, PayoutError) as error:
-                self.message_user(request, f"{round}: {error}", messages.ERROR)
-            else:
-                self.message_user(request, f"{round}: {action} done.")
+                message, level = str(error), messages.ERROR
+            self.message_user(request, format_html("{}: {}", round, message), level)
 
-    @admin.action(description="Start selected rounds")
+    @admin.action(description="Start selected draft rounds")
     def start(self, request: HttpRequest, queryset: QuerySet[ValuationRound]) -> None:
-        self._each(request, queryset, "start")
+        self._each(request, queryset, _start)
 
-    @admin.action(description="Cancel selected rounds")
+    @admin.action(description="Cancel selected unfinished rounds")
     def cancel(self, request: HttpRequest, queryset: QuerySet[ValuationRound]) -> None:
-        self._each(request, queryset, "cancel")
+        self._each(request, queryset, _cancel)
 
     @admin.action(description="Restart selected failed or cancelled rounds")
     def restart(self, request: HttpRequest, queryset: QuerySet[ValuationRound]) -> None:
-        self._each(request, queryset, "restart")
+        self._each(request, queryset, _restart)
 
     @admin.action(description="Create payouts for selected succeeded rounds")
     def create_payouts(self, request: HttpRequest, queryset: QuerySet[ValuationRound]) -> None:
-        self._each(request, queryset, "payouts")
+        self._each(request, queryset, _create_payouts)
+
+
+def _start(request: HttpRequest, round: ValuationRound) -> tuple[str, int]:
+    services.start_round(round.pk, user=request.user)  # type: ignore[arg-type]
+    return _queued("queued", round), messages.SUCCESS
+
+
+def _restart(request: HttpRequest, round: ValuationRound) -> tuple[str, int]:
+    services.restart_round(round.pk, user=request.user)  # type: ignore[arg-type]
+    return _queued("queued again (stored banks are reused)", round), messages.SUCCESS
+
+
+def _cancel(request: HttpRequest, round: ValuationRound) -> tuple[str, int]:
+    if services.cancel_round(round.pk):
+        return "cancelled", messages.SUCCESS
+    round.refresh_from_db(fields=["status"])
+    return f"nothing to cancel: it is {round.status}", messages.WARNING
+
+
+def _create_payouts(request: HttpRequest, round: ValuationRound) -> tuple[str, int]:
+    existing = round.payout_batch_id
+    batch = services.create_payouts(round.pk, user=request.user)  # type: ignore[arg-type]
+    if existing is not None:
+        return f"already paid out in batch {batch.pk}; nothing created", messages.WARNING
+    count = batch.payouts.count()
+    return f"created draft payout batch {batch.pk} with {count} payout(s)", messages.SUCCESS
+
+
+def _queued(what: str, round: ValuationRound) -> str:
+    """The message of a round handed to the worker, with a link to its live dashboard."""
+    url = reverse("round-dashboard", args=[round.pk])
+    return format_html(
+        '{}; a worker runs it. <a href="{}">Follow it on its dashboard</a>.', what, url
+    )

@@ -1,11 +1,18 @@
-"""Admin for people, data and money: review data groups, approve and export payouts."""
+"""Admin for people, data and money: review data groups, approve and export payouts.
+
+The consent rule holds on every path: a data group is accepted only with its contributor's consent
+(the action and the change form both check it), and consent is the contributor's statement, shown
+here but never set by staff. An approved payout batch is a record: read-only, never deleted.
+"""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
@@ -38,19 +45,47 @@ class ContributorAdmin(admin.ModelAdmin):
 
 
 class DataRecordInline(admin.TabularInline):
+    """Records come from validated uploads only; staff may correct labels and captions."""
+
     model = DataRecord
     extra = 0
     fields = ("image", "sha256", "width", "height", "label", "caption")
-    readonly_fields = ("sha256", "width", "height")
+    readonly_fields = ("image", "sha256", "width", "height")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DataGroupForm(forms.ModelForm):
+    """The change form: refuses to accept a group its contributor has not consented to."""
+
+    class Meta:
+        model = DataGroup
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("status") == DataGroup.Status.ACCEPTED and not self.instance.consent:
+            raise forms.ValidationError(
+                "This group cannot be accepted: its contributor has not consented to its use."
+            )
+        return data
 
 
 @admin.register(DataGroup)
 class DataGroupAdmin(admin.ModelAdmin):
+    form = DataGroupForm
     list_display = ("title", "contributor", "status", "consent", "created_at", "decided_at")
     list_filter = ("status", "consent")
     search_fields = ("title", "contributor__name", "contributor__key")
+    readonly_fields = ("consent", "created_at", "decided_at")
     inlines = [DataRecordInline]
     actions = ["accept", "reject"]
+
+    def save_model(self, request: HttpRequest, obj: DataGroup, form: Any, change: bool) -> None:
+        if "status" in form.changed_data:
+            obj.decided_at = timezone.now()
+        super().save_model(request, obj, form, change)
 
     @admin.action(description="Accept selected data groups (consent required)")
     def accept(self, request: HttpRequest, queryset: QuerySet[DataGroup]) -> None:
@@ -101,12 +136,35 @@ class PayoutBatchAdmin(admin.ModelAdmin):
     inlines = [PayoutInline]
     actions = ["approve", "export_csv"]
 
-    @admin.action(description="Approve selected payout batches")
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.status != PayoutBatch.Status.DRAFT:
+            return False  # the page still shows it, read-only (view permission)
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.status != PayoutBatch.Status.DRAFT:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # The bulk delete would take approved batches too; drafts are deleted from their page.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Approve selected draft payout batches")
     def approve(self, request: HttpRequest, queryset: QuerySet[PayoutBatch]) -> None:
+        selected = queryset.count()
         count = queryset.filter(status=PayoutBatch.Status.DRAFT).update(
             status=PayoutBatch.Status.APPROVED, approved_by=request.user, approved_at=timezone.now()
         )
         self.message_user(request, f"Approved {count} batch(es).")
+        if selected > count:
+            self.message_user(
+                request,
+                f"{selected - count} batch(es) were approved already and were left as they were.",
+                messages.WARNING,
+            )
 
     @admin.action(description="Export selected payout batches as CSV")
     def export_csv(

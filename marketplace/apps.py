@@ -9,3 +9,6 @@ class MarketplaceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "marketplace"
     verbose_name = "Marketplace"
+
+    def ready(self) -> None:
+        from marketplace import checks  # noqa: F401  (registers the deployment checks)

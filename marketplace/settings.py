@@ -1,6 +1,7 @@
 """Creditshare settings: one module, every deploy knob an environment variable.
 
-Defaults are safe for a single development machine (SQLite, in-process Celery, CPU engine).
+Defaults are safe for a single development machine (SQLite, a local-directory Celery broker with a
+worker beside the web server, an in-process cache, mail printed to the console, CPU engine).
 Production sets at least ``DJANGO_DEBUG=0``, ``DJANGO_SECRET_KEY`` and ``DJANGO_ALLOWED_HOSTS``.
 """
 
@@ -74,9 +75,28 @@ CONTENT_SECURITY_POLICY = os.environ.get(
     "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
 )
-# Sign-in throttling: this many failures per username and address lock it for this long.
+# Sign-in lockout (marketplace.security): this many failed attempts on one username (from any
+# address), or this many on any usernames from one address, lock it for LOGIN_LOCKOUT_S seconds.
 LOGIN_MAX_FAILURES = int(os.environ.get("DJANGO_LOGIN_MAX_FAILURES", 5))
+LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("DJANGO_LOGIN_MAX_FAILURES_PER_ADDRESS", 30))
 LOGIN_LOCKOUT_S = int(os.environ.get("DJANGO_LOGIN_LOCKOUT_S", 900))
+# Reverse proxies in front of the site: client addresses (sign-in lockout, API throttles) are
+# read from X-Forwarded-For past this many hops; 0 trusts only REMOTE_ADDR (the header can be
+# forged by clients).
+NUM_PROXIES = int(os.environ.get("API_NUM_PROXIES", 0))
+
+# --- request limits: bad requests get a 4xx, never a 500 --------------------------------------
+
+# Form fields and non-file bodies (JSON) larger than this are refused (413 on the API, a styled
+# 400 page on the site); uploaded files are streamed to disk and bounded by UPLOAD_* below.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DJANGO_MAX_BODY_BYTES", 2_621_440))
+# Whole request bodies (uploads included) declared larger than this are refused before they are
+# read (413); the default leaves room for one archive at the upload limit (500 MiB).
+MAX_REQUEST_BYTES = int(os.environ.get("DJANGO_MAX_REQUEST_BYTES", 510 * 1024 * 1024))
+# Files in one request (the upload form says how many it takes).
+DATA_UPLOAD_MAX_NUMBER_FILES = int(os.environ.get("DJANGO_MAX_UPLOAD_FILES", 100))
+# JSON bodies nested deeper than this are refused with a JSON 400 (marketplace.api.parsers).
+API_MAX_JSON_DEPTH = int(os.environ.get("API_MAX_JSON_DEPTH", 32))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -100,8 +120,10 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    # Before CSRF (which reads the body), after authentication (the refusal page knows the user).
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "marketplace.security.RequestLimitsMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -111,6 +133,8 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "after-login"
 
 ROOT_URLCONF = "marketplace.urls"
+# Friendly 4xx pages (templates/400.html ...) for the site; the API answers JSON itself.
+# (The 413 of an oversized site form is Django's RequestDataTooBig, shown as the 400 page.)
 WSGI_APPLICATION = "marketplace.wsgi.application"
 ASGI_APPLICATION = "marketplace.asgi.application"
 
@@ -230,6 +254,76 @@ STORAGES = {
 WHITENOISE_AUTOREFRESH = DEBUG
 WHITENOISE_USE_FINDERS = DEBUG
 
+# --- cache: sign-in lockout counters and API throttles ----------------------------------------
+# Every web process must see the same counters, or each gunicorn worker gives its own budget of
+# guesses. Production: CACHE_URL=redis://host:6379/2 (or rediss://). Unset (the embedded default):
+# an in-process memory cache, right for one process only; `manage.py check --deploy` warns about
+# it. (No file-based cache: its incr rewrites the entry with the default timeout, which would cut
+# the lockout window short.)
+
+
+def _cache_from_url(url: str) -> dict[str, object]:
+    """Django's cache settings for a ``CACHE_URL``; unknown schemes are refused with the reason."""
+    parts = urlsplit(url)
+    if parts.scheme in {"redis", "rediss"}:
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    if parts.scheme == "locmem":
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    raise ImproperlyConfigured(
+        f"CACHE_URL scheme {parts.scheme!r} is not supported; use redis://host:6379/N, "
+        "rediss://... or locmem:// (or leave it unset)."
+    )
+
+
+CACHE_URL = os.environ.get("CACHE_URL", "") or "locmem://"
+CACHES = {"default": _cache_from_url(CACHE_URL)}
+
+# --- mail: password reset ---------------------------------------------------------------------
+# Embedded default: mails are printed on the web server's console (password-reset links show up
+# there). Production: EMAIL_URL=smtp://user:password@host:587 (STARTTLS; smtps://...:465 for TLS
+# from the start; percent-encode special characters), or Django's usual EMAIL_HOST, EMAIL_PORT,
+# EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL variables.
+
+
+def _email_from_url(url: str) -> dict[str, object]:
+    """The EMAIL_* settings for an ``EMAIL_URL``; unknown schemes are refused with the reason."""
+    parts = urlsplit(url)
+    if parts.scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if parts.scheme not in {"smtp", "smtps"}:
+        raise ImproperlyConfigured(
+            f"EMAIL_URL scheme {parts.scheme!r} is not supported; use "
+            "smtp://user:password@host:587, smtps://user:password@host:465 or console://."
+        )
+    if not parts.hostname:
+        raise ImproperlyConfigured("EMAIL_URL names no host: smtp://user:password@host:587")
+    ssl = parts.scheme == "smtps"
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname,
+        "EMAIL_PORT": parts.port or (465 if ssl else 587),
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_SSL": ssl,
+        "EMAIL_USE_TLS": not ssl,
+    }
+
+
+if os.environ.get("EMAIL_URL"):
+    globals().update(_email_from_url(os.environ["EMAIL_URL"]))
+elif os.environ.get("EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.environ["EMAIL_HOST"]
+    EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 587))
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_SSL = _env_bool("EMAIL_USE_SSL", False)
+    EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", not EMAIL_USE_SSL)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", 20))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Creditshare <noreply@localhost>")
+
 # --- REST API ---------------------------------------------------------------------------------
 
 # API keys first: its `WWW-Authenticate` header makes unauthenticated requests 401, not 403.
@@ -239,7 +333,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON with a nesting limit: a body of thousands of "[" is a JSON 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": ["marketplace.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "marketplace.api.policy.PageNumberPagination",
@@ -252,9 +347,9 @@ REST_FRAMEWORK = {
         "anon": os.environ.get("API_THROTTLE_ANON", "60/minute"),
         "user": os.environ.get("API_THROTTLE_USER", "600/minute"),
     },
-    # Client addresses for anonymous throttling: 0 trusts only REMOTE_ADDR (X-Forwarded-For can be
-    # forged); behind N reverse proxies set API_NUM_PROXIES=N.
-    "NUM_PROXIES": int(os.environ.get("API_NUM_PROXIES", 0)),
+    # Client addresses for anonymous throttling (see NUM_PROXIES above). The throttle histories
+    # live in the default cache (CACHE_URL), shared by every process like the sign-in counters.
+    "NUM_PROXIES": NUM_PROXIES,
     "EXCEPTION_HANDLER": "marketplace.api.policy.handle_exception",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -286,13 +381,19 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery -----------------------------------------------------------------------------------
-# Embedded mode (the default): an in-memory broker and eager tasks, so one process does it all.
+# A round never runs inside a web request: starting one only queues it.
+# Embedded mode (the default): kombu's filesystem broker under CELERY_QUEUE_DIR (var/celery) and
+# one local worker (`./bin/demo` starts it beside the web server; by hand:
+# `celery -A marketplace worker -Q gpu,cpu --concurrency 1 --max-tasks-per-child 1`). No server.
+# The filesystem broker does not redeliver a message whose worker died (the message is taken off
+# the folder when read): restart such a round from the admin.
 # Production: CELERY_BROKER_URL=redis://… CELERY_RESULT_BACKEND=redis://… (rounds then fan out,
-# one task per contributor) CELERY_TASK_ALWAYS_EAGER=0 and workers on GPU nodes.
+# one task per contributor) and workers on GPU nodes.
 
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
-CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", True)
+# 1 runs tasks inside the caller (tests, one-off scripts); never set it on a web server.
+CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = _env_bool("CELERY_TASK_EAGER_PROPAGATES", True)
 # Valuation tasks are long and idempotent: acknowledge only after they finish, so a crashed
 # worker's task is redelivered, and let each worker hold one task at a time.
@@ -314,7 +415,17 @@ CELERY_TASK_ROUTES = {
 # Redis redelivers a message whose worker died (SIGKILL, lost node) once it has been unacked for
 # the visibility timeout; it must exceed the longest single task (one contributor's bank, or the
 # valuation stage), or a task still running is handed to a second worker as well.
-if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sentinel://")):
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_QUEUE_DIR = Path(os.environ.get("CELERY_QUEUE_DIR", BASE_DIR / "var" / "celery"))
+    for _folder in ("queue", "control"):
+        (CELERY_QUEUE_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        # One folder both ways: the web process writes messages where the worker reads them.
+        "data_folder_in": str(CELERY_QUEUE_DIR / "queue"),
+        "data_folder_out": str(CELERY_QUEUE_DIR / "queue"),
+        "control_folder": str(CELERY_QUEUE_DIR / "control"),
+    }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sentinel://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 3600)),
         "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", 10)),

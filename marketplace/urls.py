@@ -7,8 +7,11 @@ never imports attribution.
 from django.contrib import admin
 from django.urls import include, path
 
-from marketplace import views
-from marketplace.security import ThrottledLoginView
+from marketplace import (
+    converters,  # noqa: F401  (registers <id:…>)
+    views,
+)
+from marketplace.security import ThrottledLoginView, throttled_admin_login
 
 urlpatterns = [
     path("", views.show_home, name="home"),
@@ -18,9 +21,11 @@ urlpatterns = [
     path("accounts/welcome/", views.after_login, name="after-login"),
     path("data/", views.list_data_groups, name="data-groups"),
     path("data/upload/", views.upload_data_group, name="upload-data-group"),
-    path("data/<int:group_id>/withdraw/", views.withdraw, name="withdraw-data-group"),
+    path("data/<id:group_id>/withdraw/", views.withdraw, name="withdraw-data-group"),
     path("api/v1/", include("attribution.api.urls")),
     path("api/v1/", include("marketplace.api.urls")),
+    # Before the admin's own URLs: its login shares the site's lockout.
+    path("admin/login/", throttled_admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("", include("attribution.urls")),
 ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
@@ -13,6 +16,7 @@ from marketplace.forms import DataGroupUploadForm
 from marketplace.models import DataGroup
 from marketplace.services import create_data_group, withdraw_data_group
 from marketplace.uploads.images import UploadRejected
+from marketplace.uploads.limits import DEFAULT_LIMITS, format_bytes
 
 
 def show_home(request: HttpRequest) -> HttpResponse:
@@ -75,9 +79,36 @@ def upload_data_group(request: HttpRequest) -> HttpResponse:
             )
             return redirect("data-groups")
     status = 400 if request.method == "POST" else 200
-    return render(
-        request, "marketplace/upload.html", {"form": form, "problems": problems}, status=status
-    )
+    return render_upload_form(request, form=form, problems=problems, status=status)
+
+
+def render_upload_form(
+    request: HttpRequest,
+    *,
+    form: DataGroupUploadForm | None = None,
+    problems: Sequence[str] = (),
+    status: int = 200,
+) -> HttpResponse:
+    """The upload page with its limits stated; ``problems`` say why the last upload was refused.
+
+    Also how `marketplace.security.RequestLimitsMiddleware` answers a request too large to read.
+    """
+    limits = DEFAULT_LIMITS
+    context = {
+        "form": form if form is not None else DataGroupUploadForm(),
+        "problems": list(problems),
+        "limits": {
+            "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+            "max_file": format_bytes(limits.max_file_bytes),
+            "max_archive": format_bytes(limits.max_archive_bytes),
+            "max_members": f"{limits.max_archive_members:,}",
+            "max_unpacked": format_bytes(limits.max_total_uncompressed_bytes),
+            "max_pixels": f"{limits.max_pixels / 1e6:,.0f}",
+            "max_side": f"{limits.max_side:,}",
+            "max_upload_pixels": f"{limits.max_upload_pixels / 1e6:,.0f}",
+        },
+    }
+    return render(request, "marketplace/upload.html", context, status=status)
 
 
 @login_required

@@ -3,12 +3,15 @@
 The fuzz run generates requests from the schema with schemathesis (valid and invalid inputs,
 boundary values, unexpected methods) and sends them through the Django app in-process,
 authenticated as staff with a ``rounds:write`` API key, over a small seeded world. No response may
-be a 5xx, and documented responses must match their schema.
+be a 5xx, and documented responses must match their schema. A sweep then sends every operation
+the bodies and ids that used to cost a 500 (nesting bombs, oversized and malformed JSON, ids past
+2**63 - 1, too many files): each must get a JSON 4xx.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ import pytest
 import schemathesis
 from django.core import signals
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
@@ -225,6 +229,10 @@ def test_fuzzing_every_operation_never_gets_a_server_error(
         known = world.path_parameters.get(operation.path)
         if known is not None:
             fuzz_operation(operation, GenerationMode.POSITIVE, log, world, path_parameters=known)
+        # 4. Ids past the database's 64-bit range (an OverflowError on SQLite once).
+        for name in re.findall(r"{(id|round_id)}", operation.path):
+            for huge in HUGE_IDS:
+                log.call(operation.Case(path_parameters={name: huge}), world.authorization)
 
     with capsys.disabled():
         print(
@@ -235,3 +243,88 @@ def test_fuzzing_every_operation_never_gets_a_server_error(
     assert len(operations) == 17
     assert set(log.requests) == {operation.label for operation in operations}
     assert log.server_errors == []
+
+
+# --- hostile input sweep ------------------------------------------------------------------------
+
+HUGE_IDS = (2**63, 10**30)
+
+
+def hostile_bodies(max_bytes: int) -> dict[str, str]:
+    """Request bodies that used to cost a 500 (or unbounded memory), by name."""
+    return {
+        "nested arrays": "[" * 50_000,
+        "nested objects": '{"a":' * 20_000 + "1" + "}" * 20_000,
+        "just past the nesting limit": "[" * 33 + "]" * 33,
+        "malformed": '{"title": ',
+        "too large": '{"title": "' + "x" * max_bytes + '"}',
+    }
+
+
+def concrete_path(template: str, world: World, value: object = None) -> str:
+    """``template`` with its parameters filled: ``value`` if given, else a real object's."""
+    known = world.path_parameters.get(template, {})
+    for name in re.findall(r"{(\w+)}", template):
+        filled = value if value is not None else known.get(name, 1)
+        template = template.replace(f"{{{name}}}", str(filled))
+    return template
+
+
+def test_every_operation_answers_hostile_input_with_a_json_4xx(
+    spec: dict[str, Any], settings: Settings
+) -> None:
+    world = seed_world()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=world.authorization)
+    bodies = hostile_bodies(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    sent = 0
+    for template, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method not in ("post", "put", "patch") or "requestBody" not in operation:
+                continue
+            content = operation["requestBody"]["content"]
+            path = concrete_path(template, world)
+            for name, body in bodies.items():
+                response = client.generic(method.upper(), path, body, "application/json")
+                sent += 1
+                assert 400 <= response.status_code < 500, (name, method, path, response)
+                assert response["Content-Type"] == "application/json", (name, path)
+                if "application/json" in content and name == "too large":
+                    assert response.status_code == 413
+                elif "application/json" in content:
+                    assert response.status_code == 400, (name, path, response.content[:200])
+    assert sent >= 3 * len(bodies)  # rounds, data groups, API keys
+
+
+def test_every_operation_answers_out_of_range_ids_with_a_json_404(spec: dict[str, Any]) -> None:
+    world = seed_world()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=world.authorization)
+    checked = 0
+    for template, operations in spec["paths"].items():
+        if not re.search(r"{(id|round_id)}", template):  # the numeric ids (not key, prefix)
+            continue
+        for method, huge in itertools.product(operations, HUGE_IDS):
+            path = concrete_path(template, world, huge)
+            response = client.generic(method.upper(), path, "{}", "application/json")
+            checked += 1
+            assert response.status_code == 404, (method, path, response.status_code)
+            assert response["Content-Type"] == "application/json"
+    assert checked >= 10
+
+
+def test_too_many_files_to_the_upload_endpoint_are_a_json_400(settings: Settings) -> None:
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 3
+    world = seed_world()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=world.authorization)
+    files = [SimpleUploadedFile(f"{n}.png", b"x", "image/png") for n in range(4)]
+
+    response = client.post(
+        "/api/v1/data-groups/",
+        {"title": "t", "consent": "true", "images": files},
+        format="multipart",
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"

@@ -3,7 +3,10 @@
 An archive may hold images and, at its top, a ``captions.csv`` (header ``file,caption``) and/or a
 ``labels.csv`` (header ``file,label``). Unpacking is bounded before anything is read (archive
 size, entry count, declared total size) and per entry (declared and actual size, compression
-ratio, method), so a zip bomb or a lying header costs at most the limits. Entry names must be safe
+ratio, method), so a zip bomb or a lying header costs at most the limits. `open_archive` checks
+every entry's metadata (and reads the CSVs) up front, then hands out the image entries one at a
+time (a prefix, or the whole entry): validation holds one entry in memory, never the whole
+archive. Entry names must be safe
 relative paths (no absolute paths, ``..``, backslashes or control characters); symlinks and
 encrypted entries are refused; directories, ``__MACOSX/``, dotfiles and OS thumbnails are skipped;
 if every file sits in one top-level folder (a zipped folder), that folder is stripped.
@@ -20,6 +23,9 @@ import re
 import stat
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from marketplace.uploads.limits import (
@@ -40,6 +46,8 @@ _ALLOWED_COMPRESSION = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 _RATIO_CHECK_MIN_BYTES = 1 * MIB
 _IGNORED_NAMES = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini"})
 _DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
+# What zipfile and zlib raise on a damaged entry.
+_CORRUPT = (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, RuntimeError)
 
 
 class ArchiveContents(NamedTuple):
@@ -50,6 +58,50 @@ class ArchiveContents(NamedTuple):
     labels: dict[str, str] | None
 
 
+class ArchiveMember(NamedTuple):
+    """One file entry of an open archive, its metadata already checked; ``path`` is safe."""
+
+    path: str
+    info: zipfile.ZipInfo
+
+
+@dataclass
+class ArchiveListing:
+    """An open archive, listed and checked without reading its images.
+
+    Every entry's metadata (path, type, encryption, method, declared size and compression ratio)
+    is checked when the archive is opened, and the CSVs are read and parsed; the images are read
+    only through `head` and `read`, one at a time, so memory never holds more than one entry.
+
+    Attributes:
+        members: the entries to validate as images, in archive order.
+        captions: ``captions.csv`` as {path: caption}, or None without one.
+        labels: ``labels.csv`` as {path: label}, or None without one.
+        problems: one line per refused entry or CSV problem found so far.
+        refused: paths of refused entries (so CSV rows naming them are not reported twice).
+    """
+
+    archive: zipfile.ZipFile
+    limits: UploadLimits
+    members: list[ArchiveMember] = field(default_factory=list)
+    captions: dict[str, str] | None = None
+    labels: dict[str, str] | None = None
+    problems: list[str] = field(default_factory=list)
+    refused: set[str] = field(default_factory=set)
+
+    def head(self, member: ArchiveMember, n_bytes: int) -> bytes:
+        """The first ``n_bytes`` of the entry (fewer if it is shorter); decompresses no more."""
+        try:
+            with self.archive.open(member.info) as stream:
+                return stream.read(n_bytes)
+        except _CORRUPT as exc:
+            raise FileRefusedError("the archive entry is corrupt") from exc
+
+    def read(self, member: ArchiveMember) -> bytes:
+        """The whole entry, never more than one byte past its declared size or the file limit."""
+        return _read_member(self.archive, member.info, self.limits)
+
+
 def read_archive(
     data: UploadSource, limits: UploadLimits = DEFAULT_LIMITS, *, name: str = "upload.zip"
 ) -> ArchiveContents:
@@ -57,51 +109,59 @@ def read_archive(
 
     Unsafe entries (absolute paths, ``..``, backslashes, symlinks, encryption), oversized or
     over-compressed entries are refused; directories, ``__MACOSX/`` and dotfiles are skipped; if
-    every file sits in one top-level folder (a zipped folder), that folder is stripped.
+    every file sits in one top-level folder (a zipped folder), that folder is stripped. This holds
+    every entry in memory at once (bounded by the limits); validation streams with `open_archive`.
 
     Raises:
         UploadRejected: listing every problem with the archive's entries or CSVs.
     """
-    contents, problems, _ = unpack_archive(name, data, limits)
-    if problems:
-        raise UploadRejected(problems)
-    return contents
+    with open_archive(name, data, limits) as listing:
+        files: list[tuple[str, bytes]] = []
+        for member in listing.members:
+            try:
+                files.append((member.path, listing.read(member)))
+            except FileRefusedError as exc:
+                listing.problems.append(f"{member.path}: {exc}")
+        if listing.problems:
+            raise UploadRejected(listing.problems)
+        return ArchiveContents(files, listing.captions, listing.labels)
 
 
-def unpack_archive(
-    name: str, source: UploadSource, limits: UploadLimits
-) -> tuple[ArchiveContents, list[str], set[str]]:
-    """Return the contents, the per-entry problems and the refused entries' paths.
+@contextmanager
+def open_archive(name: str, source: UploadSource, limits: UploadLimits) -> Iterator[ArchiveListing]:
+    """Open, list and check an archive (see `ArchiveListing`); closed when the block exits.
 
     Raises:
-        UploadRejected: at once for problems with the archive as a whole.
+        UploadRejected: at once for problems with the archive as a whole (size, entry count,
+            declared total size, not a zip).
     """
     archive = _open_zip(name, source, limits)
     with archive:
-        members, problems = _select_members(name, archive.infolist(), limits)
-        files: list[tuple[str, bytes]] = []
+        entries, problems = _select_members(name, archive.infolist(), limits)
+        listing = ArchiveListing(archive, limits, problems=problems)
         texts: dict[str, dict[str, str]] = {}
-        refused: set[str] = set()
-        total = 0
-        for path, info in members:
+        for path, info in entries:
             try:
-                data = _read_member(archive, info, limits)
+                _check_member(info, limits)
             except FileRefusedError as exc:
-                problems.append(f"{path}: {exc}")
-                refused.add(path)
+                listing.problems.append(f"{path}: {exc}")
+                listing.refused.add(path)
                 continue
-            total += len(data)
-            if total > limits.max_total_uncompressed_bytes:
-                raise UploadRejected(_total_problem(name, limits))
             if path.lower() in CSV_COLUMNS:
                 column = CSV_COLUMNS[path.lower()]
+                try:
+                    data = _read_member(archive, info, limits)
+                except FileRefusedError as exc:
+                    listing.problems.append(f"{path}: {exc}")
+                    continue
                 texts[column], csv_problems = _parse_mapping_csv(path, data, column)
-                problems.extend(csv_problems)
+                listing.problems.extend(csv_problems)
             elif path.rsplit("/", 1)[-1].lower() in CSV_COLUMNS:
-                problems.append(f"{path}: must be at the top of the archive")
+                listing.problems.append(f"{path}: must be at the top of the archive")
             else:
-                files.append((path, data))
-    return ArchiveContents(files, texts.get("caption"), texts.get("label")), problems, refused
+                listing.members.append(ArchiveMember(path, info))
+        listing.captions, listing.labels = texts.get("caption"), texts.get("label")
+        yield listing
 
 
 def safe_path(raw: str) -> str:
@@ -173,8 +233,8 @@ def _select_members(
     return [(path.removeprefix(prefix), info) for path, info in members], problems
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: UploadLimits) -> bytes:
-    """Read one entry after checking its declared metadata, never past the file limit."""
+def _check_member(info: zipfile.ZipInfo, limits: UploadLimits) -> None:
+    """Refuse an entry by its declared metadata alone (nothing is decompressed)."""
     if stat.S_ISLNK(info.external_attr >> 16):
         raise FileRefusedError("symbolic links are not accepted in archives")
     if info.flag_bits & 0x1:
@@ -192,12 +252,17 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Upload
             f"compression ratio {ratio:,.0f}:1 is above the "
             f"{limits.max_compression_ratio:,.0f}:1 limit (possible zip bomb)"
         )
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: UploadLimits) -> bytes:
+    """Read one entry after checking its declared metadata, never past the file limit."""
+    _check_member(info, limits)
     # Headers can lie: read at most one byte more than allowed and compare with the declaration.
     bound = min(info.file_size, limits.max_file_bytes) + 1
     try:
         with archive.open(info) as member:
             data = member.read(bound)
-    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, RuntimeError) as exc:
+    except _CORRUPT as exc:
         raise FileRefusedError("the archive entry is corrupt") from exc
     if len(data) != info.file_size:
         raise FileRefusedError("the archive entry's size differs from its header (corrupt archive)")

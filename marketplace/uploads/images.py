@@ -8,8 +8,13 @@ decoded by Pillow under size and pixel limits), re-encodes each image as a metad
 finds duplicates, and returns plain records; a later service saves them atomically. The limits
 and the refusal live in ``upload_limits``. It never imports Django.
 
-All-or-nothing: every problem in an upload is collected first, then one `UploadRejected` lists
-them all (one clear line per bad file, never a traceback); no partial result is ever returned.
+All-or-nothing: problems are collected first, then one `UploadRejected` lists them (one clear line
+per bad file, never a traceback); no partial result is ever returned. Validation is bounded in
+memory and time: every file first gets the cheap checks (name, size, caption or label, and its
+image header from the first bytes: format, size against the per-image limits and the upload's
+pixel budget, see ``headers``); only an upload that passes them all is decoded (``pixels``), one
+file at a time, stopping at the first file that fails. So a refusal lists every problem the cheap
+checks can see, and at most one that only decoding shows (corrupt data, a duplicate).
 
 Duplicate detection hashes the *canonical pixels* (mode, size and the decoded, orientation-applied,
 sRGB pixel bytes that the stored PNG holds), not the uploaded bytes: the same picture saved as
@@ -19,24 +24,20 @@ PNG and as lossless WebP, or with different metadata, counts as a duplicate. Los
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
-import warnings
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple
-
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from marketplace.uploads.archives import (
     CSV_COLUMNS,
     ArchiveContents,
+    open_archive,
     printable,
     read_archive,
     safe_path,
-    unpack_archive,
 )
+from marketplace.uploads.headers import ACCEPTED_FORMATS, HEAD_BYTES, read_header
 from marketplace.uploads.limits import (
     DEFAULT_LIMITS,
     MIB,
@@ -46,6 +47,7 @@ from marketplace.uploads.limits import (
     UploadSource,
     format_bytes,
 )
+from marketplace.uploads.pixels import decode_image, encode_png, hash_pixels
 
 __all__ = [
     "ACCEPTED_FORMATS",
@@ -60,21 +62,6 @@ __all__ = [
     "validate_images",
     "validate_upload",
 ]
-
-ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP")
-# Pillow's JPEG opener returns "MPO" for multi-picture JPEGs (most phone photos); their first
-# picture is the photo, so they are accepted as JPEG.
-_JPEG_FAMILY = frozenset({"JPEG", "MPO"})
-_HASH_DOMAIN = b"creditshare/canonical-pixels/v1\0"
-# Signatures of formats we refuse, only to say *what* was refused instead of "not an image".
-_OTHER_SIGNATURES = (
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
-    (b"%PDF", "PDF"),
-)
-_HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"mif1": "HEIF", b"avif": "AVIF"}
 
 
 @dataclass(frozen=True)
@@ -103,11 +90,12 @@ class ValidatedImage:
     label: str | None = None
 
 
-class _CanonicalImage(NamedTuple):
-    mode: str
-    width: int
-    height: int
-    pixels: bytes
+class _Entry(NamedTuple):
+    """One file of an upload: its name as uploaded, its first bytes, its whole content."""
+
+    name: str
+    head: Callable[[], bytes]
+    read: Callable[[], bytes]
 
 
 def validate_upload(
@@ -120,6 +108,8 @@ def validate_upload(
     existing_hashes: Collection[str] = (),
 ) -> list[ValidatedImage]:
     """Validate either single image files or one zip archive (whose CSVs give captions/labels).
+
+    The archive is streamed: its entries are checked and decoded one at a time.
 
     Raises:
         UploadRejected: listing every problem, archive and images together.
@@ -139,14 +129,28 @@ def validate_upload(
     archive_name, source = archive
     if files:
         raise UploadRejected("upload either image files or one zip archive, not both")
-    contents, problems, refused = unpack_archive(archive_name, source, limits)
-    if not contents.files and not problems:
-        raise UploadRejected(f"{archive_name}: contains no images")
-    images, image_problems = _check_images(
-        contents.files, contents.captions, contents.labels, limits, existing_hashes, refused
-    )
-    if problems or image_problems:
-        raise UploadRejected(problems + image_problems)
+    with open_archive(archive_name, source, limits) as listing:
+        if not listing.members and not listing.problems:
+            raise UploadRejected(f"{archive_name}: contains no images")
+        entries = [
+            _Entry(
+                member.path,
+                partial(listing.head, member, HEAD_BYTES),
+                partial(listing.read, member),
+            )
+            for member in listing.members
+        ]
+        images, problems = _check_images(
+            entries,
+            listing.captions,
+            listing.labels,
+            limits,
+            existing_hashes,
+            listing.refused,
+            listing.problems,
+        )
+    if problems:
+        raise UploadRejected(problems)
     return images
 
 
@@ -172,7 +176,15 @@ def validate_images(
     Raises:
         UploadRejected: if any file has any problem; nothing is returned then.
     """
-    images, problems = _check_images(files, captions, labels, limits, existing_hashes, set())
+    entries = [
+        _Entry(
+            name,
+            partial(_read_head, source, limits.max_file_bytes),
+            partial(_read_bounded, source, limits.max_file_bytes),
+        )
+        for name, source in files
+    ]
+    images, problems = _check_images(entries, captions, labels, limits, existing_hashes, set(), [])
     if problems:
         raise UploadRejected(problems)
     return images
@@ -181,26 +193,53 @@ def validate_images(
 # --- images -----------------------------------------------------------------------------------
 
 
+class _Screened(NamedTuple):
+    """A file that passed the cheap checks, waiting to be decoded."""
+
+    name: str
+    entry: _Entry
+    caption: str | None
+    label: str | None
+
+
 def _check_images(
-    files: Iterable[tuple[str, UploadSource]],
+    entries: Iterable[_Entry],
     captions: Mapping[str, str] | None,
     labels: Mapping[str, str] | None,
     limits: UploadLimits,
     existing_hashes: Collection[str],
     refused: set[str],
+    problems: list[str],
 ) -> tuple[list[ValidatedImage], list[str]]:
-    """Validate every file; return the images and the problems. ``refused``: names already
-    reported by the archive check, so CSV rows naming them are not reported twice."""
-    existing = frozenset(existing_hashes)
-    images: list[ValidatedImage] = []
-    problems: list[str] = []
+    """Screen every file cheaply, then decode them one by one unless the upload is refused.
+
+    ``refused``: names already reported by the archive check, so CSV rows naming them are not
+    reported twice; ``problems``: those found so far (the archive's), extended here.
+    """
+    screened = _screen(entries, captions, labels, limits, refused, problems)
+    if problems:
+        return [], problems  # refused already: decoding the rest would only cost time
+    images = _decode_all(screened, limits, frozenset(existing_hashes), problems)
+    return images, problems
+
+
+def _screen(
+    entries: Iterable[_Entry],
+    captions: Mapping[str, str] | None,
+    labels: Mapping[str, str] | None,
+    limits: UploadLimits,
+    refused: set[str],
+    problems: list[str],
+) -> list[_Screened]:
+    """The cheap checks of every file: name, caption/label, size and header, pixel budget."""
+    screened: list[_Screened] = []
     names: set[str] = set()
-    first_with_hash: dict[str, str] = {}
-    for raw_name, source in files:
+    pixels = 0
+    for entry in entries:
         try:
-            name = safe_path(raw_name)
+            name = safe_path(entry.name)
         except FileRefusedError as exc:
-            problems.append(f"{printable(raw_name)}: unsafe file name ({exc})")
+            problems.append(f"{printable(entry.name)}: unsafe file name ({exc})")
             continue
         if name in names:
             problems.append(f"{name}: more than one file has this name")
@@ -209,29 +248,66 @@ def _check_images(
         caption = _text_for(name, captions, "caption", problems)
         label = _text_for(name, labels, "label", problems)
         try:
-            canonical = _decode_image(_read_bounded(source, limits.max_file_bytes), limits)
+            head = entry.head()
+            header = read_header(head, limits, complete=len(head) < HEAD_BYTES)
         except FileRefusedError as exc:
             problems.append(f"{name}: {exc}")
             continue
-        digest = _hash_pixels(canonical)
-        if digest in existing:
-            problems.append(f"{name}: already uploaded")
-        elif digest in first_with_hash:
-            problems.append(f"{name}: duplicate of {first_with_hash[digest]}")
-        else:
-            first_with_hash[digest] = name
-            content = _encode_png(canonical)
-            images.append(
-                ValidatedImage(
-                    name, content, digest, canonical.width, canonical.height, caption, label
-                )
-            )
+        if header is not None:
+            pixels, was = pixels + header.pixels, pixels
+            if pixels > limits.max_upload_pixels >= was:
+                problems.append(_budget_problem(name, limits))
+        screened.append(_Screened(name, entry, caption, label))
     if not names and not problems and not refused:
         problems.append("the upload contains no images")
     for kind, mapping in (("caption", captions), ("label", labels)):
         for listed in sorted(set(mapping or ()) - names - refused):
             problems.append(f"{listed}: has a {kind} but is not in the upload")
-    return images, problems
+    return screened
+
+
+def _decode_all(
+    screened: list[_Screened],
+    limits: UploadLimits,
+    existing: frozenset[str],
+    problems: list[str],
+) -> list[ValidatedImage]:
+    """Decode, hash and re-encode the files one at a time; stop at the first refusal."""
+    images: list[ValidatedImage] = []
+    first_with_hash: dict[str, str] = {}
+    pixels = 0
+    for name, entry, caption, label in screened:
+        try:
+            canonical = decode_image(entry.read(), limits)
+        except FileRefusedError as exc:
+            problems.append(f"{name}: {exc}")
+            return []
+        pixels += canonical.width * canonical.height
+        digest = hash_pixels(canonical)
+        if pixels > limits.max_upload_pixels:  # only headers past HEAD_BYTES get here
+            problems.append(_budget_problem(name, limits))
+        elif digest in existing:
+            problems.append(f"{name}: already uploaded")
+        elif digest in first_with_hash:
+            problems.append(f"{name}: duplicate of {first_with_hash[digest]}")
+        else:
+            first_with_hash[digest] = name
+            content = encode_png(canonical)
+            images.append(
+                ValidatedImage(
+                    name, content, digest, canonical.width, canonical.height, caption, label
+                )
+            )
+            continue
+        return []
+    return images
+
+
+def _budget_problem(name: str, limits: UploadLimits) -> str:
+    return (
+        f"{name}: the upload's images pass the {limits.max_upload_pixels:,} pixel budget of one "
+        "upload here; upload the rest as another data group"
+    )
 
 
 def _text_for(
@@ -265,98 +341,16 @@ def _read_bounded(source: UploadSource, max_bytes: int) -> bytes:
     return data
 
 
-def _decode_image(data: bytes, limits: UploadLimits) -> _CanonicalImage:
-    """Check the header against the limits, verify, decode; return the canonical pixels."""
-    header = _open_image(data, limits)
-    width, height = header.size
-    if width * height > limits.max_pixels:
-        raise FileRefusedError(
-            f"{width}x{height} pixels is above the {limits.max_pixels:,} pixel limit"
-        )
-    if max(width, height) > limits.max_side:
-        raise FileRefusedError(
-            f"{width}x{height} pixels is above the {limits.max_side:,} side limit"
-        )
-    if getattr(header, "is_animated", False) and header.format not in _JPEG_FAMILY:
-        raise FileRefusedError("animated images are not accepted")
-    # Pillow raises many exception types on hostile input (SyntaxError, OSError, ValueError,
-    # struct.error, zlib.error, ...); whatever it raises, the file is unreadable.
-    try:
-        header.verify()  # checks structure and checksums without decoding pixels
-        image = _open_image(data, limits)
-        image.load()
-    except FileRefusedError:
-        raise
-    except Exception as exc:
-        raise FileRefusedError("the image is truncated or corrupt") from exc
-    return _canonicalize(image)
-
-
-def _open_image(data: bytes, limits: UploadLimits) -> Image.Image:
-    """Open lazily (header only), trying only the accepted formats' decoders."""
-    try:
-        # Our own pixel limit (checked by the caller on the header's size) is the guard; the
-        # warning Pillow emits between its warn and error thresholds is noise here.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-    except Image.DecompressionBombError as exc:
-        # Past Pillow's own hard limit the size is not exposed; say so without numbers.
-        raise FileRefusedError(f"the image is above the {limits.max_pixels:,} pixel limit") from exc
-    except UnidentifiedImageError as exc:
-        raise FileRefusedError(_why_not_an_image(data)) from exc
-    except Exception as exc:
-        raise FileRefusedError("the image is truncated or corrupt") from exc
-
-
-def _why_not_an_image(data: bytes) -> str:
-    for signature, format_name in _OTHER_SIGNATURES:
-        if data.startswith(signature):
-            return f"{format_name} images are not accepted (only PNG, JPEG or WebP)"
-    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
-        format_name = _HEIF_BRANDS[data[8:12]]
-        return f"{format_name} images are not accepted (only PNG, JPEG or WebP)"
-    return "not an image (the content is not PNG, JPEG or WebP)"
-
-
-def _canonicalize(image: Image.Image) -> _CanonicalImage:
-    """Apply EXIF orientation, convert to sRGB and to mode L, RGB or RGBA."""
-    with contextlib.suppress(Exception):  # a malformed EXIF block only loses its orientation
-        image = ImageOps.exif_transpose(image)
-    has_alpha = "A" in image.mode or "transparency" in image.info
-    if image.mode.startswith("I"):  # 16-bit greyscale PNG: scale to 8 bits (convert clips)
-        image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
-    target = "RGBA" if has_alpha else "L" if image.mode in ("1", "L") else "RGB"
-    icc = image.info.get("icc_profile")
-    if icc and image.mode in ("RGB", "RGBA", "CMYK"):
-        image = _to_srgb(image, icc, target)
-    if image.mode != target:
-        image = image.convert(target)
-    return _CanonicalImage(target, image.width, image.height, image.tobytes())
-
-
-def _to_srgb(image: Image.Image, icc: bytes, target: str) -> Image.Image:
-    """Convert from the embedded ICC profile to sRGB (stripping the profile must not change
-    colours, e.g. Display P3 phone photos); a broken profile is ignored."""
-    try:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-        converted = ImageCms.profileToProfile(image, source, srgb, outputMode=target)
-    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-        return image
-    return converted if converted is not None else image
-
-
-def _hash_pixels(canonical: _CanonicalImage) -> str:
-    digest = hashlib.sha256(_HASH_DOMAIN)
-    digest.update(f"{canonical.mode} {canonical.width}x{canonical.height}\0".encode())
-    digest.update(canonical.pixels)
-    return digest.hexdigest()
-
-
-def _encode_png(canonical: _CanonicalImage) -> bytes:
-    # A fresh image from raw pixels carries no info dict, so no metadata can leak into the PNG.
-    image = Image.frombytes(canonical.mode, (canonical.width, canonical.height), canonical.pixels)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+def _read_head(source: UploadSource, max_bytes: int) -> bytes:
+    """The first `HEAD_BYTES` of the content; refuses it when even that passes ``max_bytes``."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        if len(source) > max_bytes:
+            limit = format_bytes(max_bytes)
+            raise FileRefusedError(f"{format_bytes(len(source))} is above the {limit} file limit")
+        return bytes(source[:HEAD_BYTES])
+    if source.seekable():
+        source.seek(0)
+    data = source.read(min(HEAD_BYTES, max_bytes + 1))
+    if len(data) > max_bytes:
+        raise FileRefusedError(f"the file is above the {format_bytes(max_bytes)} file limit")
+    return data

@@ -22,11 +22,14 @@ class UploadLimits:
     """Ceilings that bound the memory and time one upload can cost.
 
     Decoding holds a few copies of the pixels (about 4 bytes each), so ``max_pixels`` bounds the
-    memory one image needs; the archive limits bound what an archive can expand to.
+    memory one image needs; ``max_upload_pixels`` bounds the decoding time of one upload and the
+    memory its accepted images take (their PNGs are kept until saved); the archive limits bound
+    what an archive can expand to. Images are decoded one at a time.
     """
 
     max_file_bytes: int = 10 * MIB
     max_pixels: int = 40_000_000
+    max_upload_pixels: int = 250_000_000
     max_side: int = 8192
     max_archive_bytes: int = 500 * MIB
     max_archive_members: int = 10_000

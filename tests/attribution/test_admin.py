@@ -109,7 +109,9 @@ def test_start_action_runs_the_round_to_success(
     assert round.status == Status.SUCCEEDED
     assert round.created_by == superuser
     assert round.values.count() == 3
-    assert messages_of(response) == ["Round 1: start done."]
+    [message] = messages_of(response)
+    assert message.startswith("Round 1: queued; a worker runs it.")
+    assert f'href="{reverse("round-dashboard", args=[round.pk])}"' in message
 
 
 def test_start_action_reports_a_round_that_cannot_start(
@@ -134,7 +136,21 @@ def test_cancel_action_cancels_a_queued_round(staff_client: Client) -> None:
 
     round.refresh_from_db()
     assert round.status == Status.CANCELLED
-    assert messages_of(response) == ["Round 1: cancel done."]
+    assert messages_of(response) == ["Round 1: cancelled"]
+
+
+@pytest.mark.parametrize("status", [Status.SUCCEEDED, Status.FAILED, Status.CANCELLED])
+def test_cancel_action_says_a_finished_round_had_nothing_to_cancel(
+    staff_client: Client, status: str
+) -> None:
+    round = make_succeeded_round()
+    ValuationRound.objects.filter(pk=round.pk).update(status=status)
+
+    response = post_action(staff_client, "cancel", [round])
+
+    round.refresh_from_db()
+    assert round.status == status
+    assert messages_of(response) == [f"Round 1: nothing to cancel: it is {status}"]
 
 
 def test_restart_action_reruns_a_failed_round(
@@ -157,10 +173,17 @@ def test_create_payouts_action_makes_one_batch_however_often_it_is_used(
     round = make_succeeded_round()
 
     first = post_action(staff_client, "create_payouts", [round])
-    post_action(staff_client, "create_payouts", [round])
+    second = post_action(staff_client, "create_payouts", [round])
 
     round.refresh_from_db()
-    assert messages_of(first) == ["Round 1: payouts done."]
+    batch = round.payout_batch
+    assert messages_of(first) == [
+        f"Round 1: created draft payout batch {batch.pk} with 3 payout(s)"
+    ]
+    # (the first message is still in the session: the test client follows no redirect)
+    assert (
+        messages_of(second)[-1] == f"Round 1: already paid out in batch {batch.pk}; nothing created"
+    )
     assert PayoutBatch.objects.count() == 1
     assert round.payout_batch is not None
     assert sum(p.amount for p in round.payout_batch.payouts.all()) == round.pool
@@ -176,3 +199,52 @@ def test_create_payouts_action_reports_rounds_that_have_not_succeeded(
     [message] = messages_of(response)
     assert "pay out succeeded rounds" in message
     assert PayoutBatch.objects.count() == 0
+
+
+def test_restart_action_says_it_queued_the_round_again(staff_client: Client) -> None:
+    round = start_round(make_round().pk, enqueue=False)
+    ValuationRound.objects.filter(pk=round.pk).update(status=Status.CANCELLED)
+
+    response = post_action(staff_client, "restart", [round])
+
+    [message] = messages_of(response)
+    assert message.startswith("Round 1: queued again")
+
+
+# --- a started round is a record ------------------------------------------------------------
+
+
+def test_a_succeeded_round_cannot_be_edited_or_deleted(staff_client: Client) -> None:
+    round = make_succeeded_round()
+    before = (round.metric, round.pool, sorted(c.key for c in round.contributors.all()))
+    change_url = reverse("admin:attribution_valuationround_change", args=[round.pk])
+
+    page = staff_client.get(change_url)
+    staff_client.post(
+        change_url,
+        {"title": "Renamed", "metric": "neg_fid", "pool": "1", "contributors": [], "_save": "1"},
+    )
+    delete = staff_client.post(
+        reverse("admin:attribution_valuationround_delete", args=[round.pk]), {"post": "yes"}
+    )
+    changelist = staff_client.get(reverse(CHANGELIST))
+
+    round.refresh_from_db()
+    assert not page.context["adminform"].form.fields  # every field is shown read-only
+    assert (round.metric, round.pool, sorted(c.key for c in round.contributors.all())) == before
+    assert round.title == "Round 1"
+    assert delete.status_code == 403
+    assert ValuationRound.objects.filter(pk=round.pk).exists()
+    assert "delete_selected" not in changelist.content.decode()
+
+
+def test_a_draft_stays_editable_and_deletable(staff_client: Client) -> None:
+    round = make_round()
+    page = staff_client.get(reverse("admin:attribution_valuationround_change", args=[round.pk]))
+    delete = staff_client.post(
+        reverse("admin:attribution_valuationround_delete", args=[round.pk]), {"post": "yes"}
+    )
+
+    assert "metric" in page.context["adminform"].form.fields
+    assert delete.status_code == 302
+    assert not ValuationRound.objects.filter(pk=round.pk).exists()

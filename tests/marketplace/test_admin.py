@@ -214,3 +214,107 @@ def test_export_of_several_batches_lists_each_batch(staff_client: Client) -> Non
     assert len(by_batch[first.pk]) == 3
     assert len(by_batch[second.pk]) == 2
     assert sum(Decimal(r["amount"]) for r in by_batch[second.pk]) == Decimal("10.00")
+
+
+def test_approve_action_says_which_batches_were_approved_already(staff_client: Client) -> None:
+    batch = payout_batch()
+    post_action(staff_client, "payoutbatch", "approve", [batch.pk])
+
+    again = post_action(staff_client, "payoutbatch", "approve", [batch.pk])
+
+    assert messages_of(again)[-2:] == [
+        ("info", "Approved 0 batch(es)."),
+        ("warning", "1 batch(es) were approved already and were left as they were."),
+    ]
+
+
+def test_an_approved_batch_is_read_only_and_cannot_be_deleted(staff_client: Client) -> None:
+    batch = payout_batch()
+    post_action(staff_client, "payoutbatch", "approve", [batch.pk])
+    change_url = reverse("admin:marketplace_payoutbatch_change", args=[batch.pk])
+
+    page = staff_client.get(change_url)
+    edit = staff_client.post(change_url, {"payouts-TOTAL_FORMS": "0", "_save": "1"})
+    delete = staff_client.post(
+        reverse("admin:marketplace_payoutbatch_delete", args=[batch.pk]), {"post": "yes"}
+    )
+    changelist = staff_client.get(reverse("admin:marketplace_payoutbatch_changelist"))
+
+    assert page.status_code == 200
+    assert not page.context["has_change_permission"]
+    assert edit.status_code == 403
+    assert delete.status_code == 403
+    assert PayoutBatch.objects.filter(pk=batch.pk, status=PayoutBatch.Status.APPROVED).exists()
+    assert "delete_selected" not in changelist.content.decode()
+
+
+def test_a_draft_batch_can_still_be_deleted(staff_client: Client) -> None:
+    batch = payout_batch()
+
+    delete = staff_client.post(
+        reverse("admin:marketplace_payoutbatch_delete", args=[batch.pk]), {"post": "yes"}
+    )
+
+    assert delete.status_code == 302
+    assert not PayoutBatch.objects.filter(pk=batch.pk).exists()
+
+
+def group_form(group: DataGroup, **changes: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "contributor": group.contributor_id,
+        "title": group.title,
+        "status": group.status,
+        "records-TOTAL_FORMS": "0",
+        "records-INITIAL_FORMS": "0",
+        "_save": "1",
+    }
+    data.update(changes)
+    return data
+
+
+def test_the_change_form_cannot_accept_a_group_without_consent(staff_client: Client) -> None:
+    contributor = Contributor.objects.create(key="dora", name="Dora")
+    group = make_group(contributor, status=Status.PENDING, consent=False, labels=())
+    url = reverse("admin:marketplace_datagroup_change", args=[group.pk])
+
+    response = staff_client.post(url, group_form(group, status=Status.ACCEPTED, consent="on"))
+
+    group.refresh_from_db()
+    assert response.status_code == 200  # the form again, with the error
+    assert "has not consented" in response.content.decode()
+    assert (group.status, group.consent) == (Status.PENDING, False)
+
+
+def test_the_change_form_accepts_a_consented_group_and_dates_the_decision(
+    staff_client: Client,
+) -> None:
+    contributor = Contributor.objects.create(key="dora", name="Dora")
+    group = make_group(contributor, status=Status.PENDING, consent=True, labels=())
+    url = reverse("admin:marketplace_datagroup_change", args=[group.pk])
+
+    response = staff_client.post(url, group_form(group, status=Status.ACCEPTED))
+
+    group.refresh_from_db()
+    assert response.status_code == 302
+    assert group.status == Status.ACCEPTED
+    assert group.decided_at is not None
+
+
+def test_staff_cannot_give_consent_for_a_contributor(staff_client: Client) -> None:
+    contributor = Contributor.objects.create(key="dora", name="Dora")
+    added = staff_client.post(
+        reverse("admin:marketplace_datagroup_add"),
+        {
+            "contributor": contributor.pk,
+            "title": "made by staff",
+            "status": Status.ACCEPTED,
+            "consent": "on",
+            "created_at_0": "2026-01-01",  # (read-only now; the form once required it)
+            "created_at_1": "12:00:00",
+            "records-TOTAL_FORMS": "0",
+            "records-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert added.status_code == 200
+    assert not DataGroup.objects.filter(title="made by staff").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -141,6 +142,51 @@ class TestUploadPage:
         assert b"fake.png" in response.content
         assert b"also.png" in response.content
         assert not DataGroup.objects.exists()
+
+    def test_the_page_states_the_limits(self, signed_in: Client, settings: Any) -> None:
+        page = signed_in.get(reverse("upload-data-group")).content.decode()
+
+        assert f"At most {settings.DATA_UPLOAD_MAX_NUMBER_FILES} image files" in page
+        assert "each up to 10 MiB" in page
+        assert "at most 250 megapixels" in page
+
+    def test_too_many_files_get_a_message_on_the_form(
+        self, signed_in: Client, settings: Any
+    ) -> None:
+        settings.DATA_UPLOAD_MAX_NUMBER_FILES = 3
+        files = [SimpleUploadedFile(f"{n}.png", png(n), "image/png") for n in range(4)]
+
+        response = signed_in.post(
+            reverse("upload-data-group"), {"title": "t", "consent": "on", "images": files}
+        )
+
+        page = response.content.decode()
+        assert response.status_code == 400
+        assert "Too many files: one upload takes at most 3 files." in page
+        assert 'enctype="multipart/form-data"' in page  # the upload form, to try again
+        assert not DataGroup.objects.exists()
+
+    def test_a_body_larger_than_the_request_limit_is_refused_unread(
+        self, signed_in: Client, settings: Any
+    ) -> None:
+        settings.MAX_REQUEST_BYTES = 10_000
+        archive = SimpleUploadedFile("big.zip", bytes(20_000), "application/zip")
+
+        response = signed_in.post(
+            reverse("upload-data-group"), {"title": "t", "consent": "on", "archive": archive}
+        )
+
+        assert response.status_code == 413
+        assert "at most 9.8 KiB fit" in response.content.decode()
+
+    def test_oversized_text_fields_get_a_413_page(self, client: Client, settings: Any) -> None:
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+        response = client.post(reverse("login"), {"username": "x" * 2000, "password": "y"})
+
+        assert response.status_code == 413
+        assert "text fields hold more than 1,000 bytes" in response.content.decode()
+        assert "/static/css/site.css" in response.content.decode()
 
     def test_withdraw_only_own_groups(self, signed_in: Client, contributor: Contributor) -> None:
         other = Contributor.objects.create(key="bob", name="Bob")

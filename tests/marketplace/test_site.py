@@ -1,6 +1,7 @@
 """The site's foundation: the home page, Django's system checks and the settings' safety rails."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,28 @@ def test_settings_start_with_debug_off_when_a_secret_key_is_given() -> None:
     result = run_django_setup(DJANGO_DEBUG="0", DJANGO_SECRET_KEY="x" * 50)
 
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+def test_password_reset_mails_a_link_that_sets_a_new_password(client: Client) -> None:
+    from django.core import mail
+
+    from marketplace.models import User
+
+    User.objects.create_user("ada", email="ada@example.org", password="old-password-1")
+
+    sent = client.post("/accounts/password_reset/", {"email": "ada@example.org"})
+    [message] = mail.outbox
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", message.body)
+    assert sent.status_code == 302
+    assert link is not None
+    form = client.get(link.group(1), follow=True)
+    done = client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "a-new-passphrase-9", "new_password2": "a-new-passphrase-9"},
+        follow=True,
+    )
+
+    assert "Choose a new password" in form.content.decode()
+    assert "Password set" in done.content.decode()
+    assert client.login(username="ada", password="a-new-passphrase-9")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import tracemalloc
 import zipfile
 from collections.abc import Sequence
 
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from marketplace.uploads import images as images_module
 from marketplace.uploads.images import (
     UploadLimits,
     UploadRejected,
@@ -294,14 +296,14 @@ def test_hash_does_not_depend_on_the_name_or_container() -> None:
 # --- all or nothing -----------------------------------------------------------------------------
 
 
-def test_every_problem_is_reported_at_once_and_nothing_is_returned() -> None:
+def test_every_problem_the_headers_show_is_reported_at_once_and_nothing_is_returned() -> None:
     files = [
         ("good.png", corpus.png(1)),
         ("cat.png", b"not an image"),
         ("anim.gif", corpus.gif(2)),
         ("bomb.png", corpus.png_claiming_size(50_000, 50_000)),
-        ("half.png", corpus.png(3, (64, 64))[:200]),
-        ("copy.png", corpus.png(1)),
+        ("../evil.png", corpus.png(4)),
+        ("half.png", corpus.png(3, (64, 64))[:200]),  # its header is fine: only decoding tells
     ]
 
     with pytest.raises(UploadRejected) as excinfo:
@@ -311,10 +313,109 @@ def test_every_problem_is_reported_at_once_and_nothing_is_returned() -> None:
         "cat.png: not an image (the content is not PNG, JPEG or WebP)",
         "anim.gif: GIF images are not accepted (only PNG, JPEG or WebP)",
         "bomb.png: the image is above the 40,000,000 pixel limit",
-        "half.png: the image is truncated or corrupt",
-        "copy.png: duplicate of good.png",
+        "../evil.png: unsafe file name ('..' component)",
     ]
     assert str(excinfo.value) == "\n".join(rejected(excinfo))
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size in bytes of every file the validation fully decodes."""
+    seen: list[int] = []
+    real = images_module.decode_image
+
+    def spy(data: bytes, limits: UploadLimits) -> object:
+        seen.append(len(data))
+        return real(data, limits)
+
+    monkeypatch.setattr(images_module, "decode_image", spy)
+    return seen
+
+
+def test_nothing_is_decoded_once_a_header_refuses_the_upload(decodes: list[int]) -> None:
+    files = [("a.png", corpus.png(1)), ("cat.png", b"meow"), ("b.png", corpus.png(2))]
+
+    with pytest.raises(UploadRejected):
+        validate_images(files)
+
+    assert decodes == []
+
+
+def test_decoding_stops_at_the_first_refused_image(decodes: list[int]) -> None:
+    files = [
+        ("a.png", corpus.png(1)),
+        ("half.png", corpus.png(3, (64, 64))[:200]),
+        ("b.png", corpus.png(2)),
+        ("copy.png", corpus.png(1)),
+    ]
+
+    with pytest.raises(UploadRejected) as excinfo:
+        validate_images(files)
+
+    assert rejected(excinfo) == ["half.png: the image is truncated or corrupt"]
+    assert len(decodes) == 2  # a.png and half.png; b.png and copy.png never
+
+
+def test_an_upload_past_the_pixel_budget_is_refused_from_the_headers(decodes: list[int]) -> None:
+    limits = UploadLimits(max_upload_pixels=500)  # each 16x12 image holds 192 pixels
+    files = [(f"{n}.png", corpus.png(n)) for n in range(4)]
+
+    with pytest.raises(UploadRejected) as excinfo:
+        validate_images(files, limits=limits)
+
+    assert rejected(excinfo) == [
+        "2.png: the upload's images pass the 500 pixel budget of one upload here; upload the "
+        "rest as another data group"
+    ]
+    assert decodes == []
+
+
+def test_ten_40_megapixel_pngs_in_a_tiny_zip_are_refused_without_decoding(
+    decodes: list[int],
+) -> None:
+    buffer = io.BytesIO()
+    Image.new("L", (8000, 5000)).save(buffer, format="PNG")  # 40 MP at the per-image limit
+    data = corpus.zip_archive([(f"p{n}.png", buffer.getvalue()) for n in range(10)])
+    assert len(data) < 100_000
+
+    with pytest.raises(UploadRejected) as excinfo:
+        validate_upload(archive=("bomb.zip", data))
+
+    assert rejected(excinfo) == [
+        "p6.png: the upload's images pass the 250,000,000 pixel budget of one upload here; "
+        "upload the rest as another data group"
+    ]
+    assert decodes == []
+
+
+def test_archive_members_are_read_one_at_a_time() -> None:
+    # 40 entries of 900 KiB (below the size where the compression ratio is checked) that are
+    # not images: 35 MiB unpacked from a zip of a few dozen KiB. Each is refused by its header.
+    entry = b"\x89PNG\r\n\x1a\n" + bytes(900 * 1024)
+    data = corpus.zip_archive([(f"m{n:02d}.png", entry) for n in range(40)])
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(UploadRejected) as excinfo:
+            validate_upload(archive=("bomb.zip", data))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert len(rejected(excinfo)) == 40
+    assert peak < 4 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB while refusing"
+
+
+def test_a_jpeg_whose_header_lies_past_the_first_bytes_is_still_accepted() -> None:
+    # A 400 KB ICC profile (split over many APP2 segments) pushes the size marker past the
+    # bytes the header check reads: the full decode decides.
+    noise = corpus.noise_image(5, (20, 10))
+    data = corpus.encode(noise, "JPEG", icc_profile=bytes(range(256)) * 1600)
+    assert len(data) > images_module.HEAD_BYTES
+
+    (image,) = validate_images([("big-icc.jpg", data)])
+
+    assert (image.width, image.height) == (20, 10)
 
 
 def test_upload_rejected_accepts_one_message_and_survives_pickling() -> None:
