@@ -32,7 +32,7 @@ def favicon(request: HttpRequest) -> HttpResponse:
 @login_required
 def after_login(request: HttpRequest) -> HttpResponse:
     """Send people where their work is: staff to the round dashboard, contributors to credit."""
-    if request.user.is_staff:
+    if request.user.is_operator:  # type: ignore[union-attr]
         return redirect("round-dashboard-list")
     if getattr(request.user, "contributor", None) is not None:
         return redirect("credit")

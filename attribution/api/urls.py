@@ -3,12 +3,13 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+import marketplace.converters  # noqa: F401  (registers <id:…>: ids past 2**63 - 1 are 404s)
 from attribution.api.views import RoundValueList, RoundViewSet
 
 router = SimpleRouter()
 router.register("rounds", RoundViewSet, basename="api-round")
 
 urlpatterns = [
-    path("rounds/<int:round_id>/values/", RoundValueList.as_view(), name="api-round-values"),
+    path("rounds/<id:round_id>/values/", RoundValueList.as_view(), name="api-round-values"),
     *router.urls,
 ]
