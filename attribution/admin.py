@@ -10,15 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from attribution.model_registration import Registration, check_registration, checksums
 from attribution.models import ContributorValue, ValuationRound
 from attribution.rounds import services
 from attribution.rounds.config import RoundConfigError
+from marketplace.models import ModelVersion
 from marketplace.payouts import PayoutError
 
 Status = ValuationRound.Status
@@ -142,3 +145,33 @@ def _queued(what: str, round: ValuationRound) -> str:
     return format_html(
         '{}; a worker runs it. <a href="{}">Follow it on its dashboard</a>.', what, url
     )
+
+
+class ModelVersionForm(forms.ModelForm):
+    """Registering or changing a model version checks every file a round will need."""
+
+    class Meta:
+        model = ModelVersion
+        exclude = ("checksum", "checksums", "created_at")
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # the instance now holds the form's values
+        if self.errors:
+            return
+        registration = Registration.of(self.instance)
+        for problem in check_registration(registration, existing=self.instance.pk):
+            self.add_error(None, problem)
+
+    def save(self, commit: bool = True) -> ModelVersion:
+        version: ModelVersion = super().save(commit=False)
+        version.checksums = checksums(version)
+        if commit:
+            version.save()
+        return version
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    form = ModelVersionForm
+    list_display = ("name", "kind", "conditions", "created_at")
+    readonly_fields = ("checksum", "checksums", "created_at")

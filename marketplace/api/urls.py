@@ -16,14 +16,12 @@ from marketplace.api.views import (
     ApiKeyViewSet,
     ContributorViewSet,
     DataGroupViewSet,
-    ModelVersionViewSet,
     PayoutViewSet,
 )
 
 router = SimpleRouter()
 router.register("contributors", ContributorViewSet, basename="api-contributor")
 router.register("data-groups", DataGroupViewSet, basename="api-data-group")
-router.register("model-versions", ModelVersionViewSet, basename="api-model-version")
 router.register("payouts", PayoutViewSet, basename="api-payout")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 

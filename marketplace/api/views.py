@@ -27,11 +27,10 @@ from marketplace.api.serializers import (
     ContributorSerializer,
     DataGroupSerializer,
     DataGroupUploadSerializer,
-    ModelVersionSerializer,
     PayoutSerializer,
     UploadRejectedSerializer,
 )
-from marketplace.models import ApiKey, Contributor, DataGroup, ModelVersion, Payout
+from marketplace.models import ApiKey, Contributor, DataGroup, Payout
 from marketplace.services import create_data_group
 from marketplace.uploads.images import UploadRejected
 
@@ -150,14 +149,6 @@ def _child_field(field: str, name: str) -> str:
     if name == "non_field_errors":
         return field
     return f"{field}[{name}]" if field else name
-
-
-class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
-    """Model versions that rounds value (local paths are not shown)."""
-
-    queryset = ModelVersion.objects.order_by("-created_at", "-pk")
-    serializer_class = ModelVersionSerializer
-    lookup_value_regex = INTEGER_ID
 
 
 class PayoutViewSet(viewsets.ReadOnlyModelViewSet):

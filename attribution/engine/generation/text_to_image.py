@@ -306,9 +306,15 @@ def _fuse_lora(pipeline: Any, lora_path: Path, lora_scale: float) -> Path:
         raise EngineInputError(f"{type(pipeline).__name__} does not support LoRA weights.")
     try:
         pipeline.load_lora_weights(str(lora_file.parent), weight_name=lora_file.name)
-        pipeline.fuse_lora(lora_scale=lora_scale)
     except (OSError, ValueError, KeyError) as error:
         raise EngineInputError(f"cannot load LoRA weights from {lora_path}: {error}") from error
+    if not any(pipeline.get_list_adapters().values()):
+        # diffusers only warns when no key of the file matches a layer: refuse it here.
+        raise EngineInputError(
+            f"the LoRA at {lora_path} matches no layer of this {type(pipeline).__name__}: it was "
+            "trained for another model."
+        )
+    pipeline.fuse_lora(lora_scale=lora_scale)
     return lora_file
 
 
