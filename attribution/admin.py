@@ -37,6 +37,18 @@ class ContributorValueInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ContributorValue]:
+        """The best-ranked rows only (a filter, so the formset can narrow it to the round): the
+        page stays small at any size; the dashboard pages through every value."""
+        values = super().get_queryset(request).select_related("contributor")
+        return values.filter(rank__lte=INLINE_VALUES)
+
+
+INLINE_VALUES = 50
+
+
+_SUMMARISED = ("contributors", "config", "diagnostics")
+
 
 @admin.register(ValuationRound)
 class ValuationRoundAdmin(admin.ModelAdmin):
@@ -61,6 +73,7 @@ class ValuationRoundAdmin(admin.ModelAdmin):
     )
     inlines = [ContributorValueInline]
     actions = ["start", "cancel", "restart", "create_payouts"]
+    summaries = ("contributor_count", "config_summary", "diagnostics_summary", "dashboard")
 
     # --- a started round is a record ---------------------------------------------------------
 
@@ -68,7 +81,53 @@ class ValuationRoundAdmin(admin.ModelAdmin):
         if obj is None or obj.status == Status.DRAFT:
             return self.readonly_fields
         editable = [field.name for field in self.model._meta.get_fields() if field.concrete]
-        return tuple(dict.fromkeys([*self.readonly_fields, *editable]))
+        shown = [name for name in editable if name not in _SUMMARISED]
+        return tuple(dict.fromkeys([*self.summaries, *self.readonly_fields, *shown]))
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """A started round shows summaries instead of its contributor list and raw JSON, which
+        run to megabytes at thousands of contributors."""
+        fields = super().get_fields(request, obj)
+        if obj is None or obj.status == Status.DRAFT:
+            return fields
+        return [
+            *self.summaries,
+            *(name for name in fields if name not in (*_SUMMARISED, *self.summaries)),
+        ]
+
+    @admin.display(description="Contributors")
+    def contributor_count(self, obj: ValuationRound) -> str:
+        return f"{obj.contributors.count():,}"
+
+    @admin.display(description="Frozen configuration")
+    def config_summary(self, obj: ValuationRound) -> str:
+        config = obj.config or {}
+        if not isinstance(config, dict) or not config:
+            return "—"
+        model = config.get("model") or {}
+        return (
+            f"version {config.get('version')}, {model.get('kind', '?')} model, metric "
+            f"{config.get('metric')}, estimator {config.get('estimator')}, budget "
+            f"{config.get('budget')}, {config.get('n_samples')} samples per contributor, seed "
+            f"{config.get('seed')}; hash {obj.config_hash[:16]}…"
+        )
+
+    @admin.display(description="Diagnostics")
+    def diagnostics_summary(self, obj: ValuationRound) -> str:
+        diagnostics = obj.read_diagnostics()
+        parts = []
+        if diagnostics.n_evaluations is not None:
+            parts.append(f"{diagnostics.n_evaluations:,} coalitions evaluated")
+        if diagnostics.efficiency_gap is not None:
+            parts.append(f"efficiency gap {diagnostics.efficiency_gap:.3g}")
+        if diagnostics.surrogate is not None and diagnostics.surrogate.cv_r2 is not None:
+            parts.append(f"surrogate R² {diagnostics.surrogate.cv_r2:.3f}")
+        return "; ".join(parts) or "—"
+
+    @admin.display(description="Dashboard")
+    def dashboard(self, obj: ValuationRound) -> str:
+        url = reverse("round-dashboard", args=[obj.pk])
+        return format_html('<a href="{}">Every value, chart and check of this round</a>', url)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and obj.status != Status.DRAFT:

@@ -118,6 +118,9 @@ class PayoutInline(admin.TabularInline):
     readonly_fields = fields
     can_delete = False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Payout]:
+        return super().get_queryset(request).select_related("contributor")  # no query per row
+
 
 @admin.register(PayoutBatch)
 class PayoutBatchAdmin(admin.ModelAdmin):

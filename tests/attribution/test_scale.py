@@ -31,6 +31,8 @@ PAGES = {
         "/api/v1/rounds/",
         "/api/v1/rounds/{round}/",
         "/api/v1/rounds/{round}/values/",
+        "/admin/attribution/valuationround/",
+        "/admin/attribution/valuationround/{round}/change/",
     ),
 }
 
@@ -61,14 +63,14 @@ def marketplaces() -> tuple[SyntheticMarketplace, SyntheticMarketplace]:
 
 
 @pytest.mark.parametrize(("who", "url"), [(w, u) for w, urls in PAGES.items() for u in urls])
-def test_pages_issue_as_many_queries_at_2000_contributors_as_at_50(
+def test_pages_issue_no_more_queries_at_2000_contributors_than_at_50(
     marketplaces: tuple[SyntheticMarketplace, SyntheticMarketplace], who: str, url: str
 ) -> None:
     small, large = marketplaces
     small_queries, _ = measure(small, who, url)
     large_queries, size = measure(large, who, url)
 
-    assert large_queries == small_queries, f"{url}: {small_queries} → {large_queries} queries"
+    assert large_queries <= small_queries, f"{url}: {small_queries} → {large_queries} queries"
     assert large_queries <= 10
     assert size < 150_000, f"{url}: {size} bytes"
 
