@@ -129,7 +129,7 @@ def show_round(request: HttpRequest, round_id: int) -> HttpResponse:
 @never_cache
 def show_round_progress(request: HttpRequest, round_id: int) -> JsonResponse:
     """The round's status, stage, progress (0..1), heartbeat age in seconds and error."""
-    round = get_object_or_404(ValuationRound, pk=round_id)
+    round = get_object_or_404(ValuationRound.objects.defer(*LIGHT_COLUMNS), pk=round_id)
     return JsonResponse(progress_state(round))
 
 
