@@ -99,7 +99,7 @@ def main() -> None:
         estimator=ExactShapley,
     )
     images = len(captions) * args.samples
-    print(f"load pipeline and LoRA: {load_seconds:.1f} s (featurizers load in \"featurize\")")
+    print(f'load pipeline and LoRA: {load_seconds:.1f} s (featurizers load in "featurize")')
     for stage, seconds in result.timings.items():
         print(f"{stage}: {seconds:.2f} s")
     print(f"generation: {images / result.timings['generate']:.2f} images/s ({images} images)")

@@ -268,3 +268,27 @@ def _offered(version: ModelVersion) -> list[str]:
     from attribution.api.model_versions import offered_metrics
 
     return [metric["name"] for metric in offered_metrics(version)]
+
+
+@pytest.mark.slow
+def test_a_flux_version_registers_and_values_its_contributors(
+    files: dict[str, Path], settings: Any, tmp_path: Path
+) -> None:
+    settings.ENGINE_CACHE_DIR = tmp_path / "cache"
+    version = register_model_version(
+        registration(files, name="flux", path=str(files["flux"]), lora_path="")
+    )
+    contributors = [
+        make_contributor(key, labels=("",) * len(captions), captions=captions)
+        for key, captions in CAPTIONS.items()
+    ]
+    round = make_round(
+        tuple(CAPTIONS), version=version, contributors=contributors, metric="prompt_fidelity",
+        estimator="exact", n_samples=2, seed=1,
+    )  # fmt: skip
+
+    outcome = run_engine(freeze_config(round), lambda *_: None)
+
+    total = outcome.grand_value - outcome.baseline
+    assert math.fsum(outcome.values.values()) == pytest.approx(total, abs=1e-9)
+    assert outcome.diagnostics.timings["generate"] > 0
