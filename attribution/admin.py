@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from attribution.api.model_versions import offered_metrics
 from attribution.model_registration import Registration, check_registration, checksums
 from attribution.models import ContributorValue, ValuationRound
 from attribution.rounds import services
@@ -233,4 +234,11 @@ class ModelVersionForm(forms.ModelForm):
 class ModelVersionAdmin(admin.ModelAdmin):
     form = ModelVersionForm
     list_display = ("name", "kind", "conditions", "created_at")
-    readonly_fields = ("checksum", "checksums", "created_at")
+    readonly_fields = ("metrics_offered", "checksum", "checksums", "created_at")
+
+    @admin.display(description="Metrics its rounds can use")
+    def metrics_offered(self, obj: ModelVersion) -> str:
+        if obj.pk is None:
+            return "— (known once it is saved)"
+        names = [metric["label"] for metric in offered_metrics(obj)]
+        return ", ".join(names) or "none: give it a featurizer (and what each metric needs)"

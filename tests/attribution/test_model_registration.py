@@ -292,3 +292,17 @@ def test_a_flux_version_registers_and_values_its_contributors(
     total = outcome.grand_value - outcome.baseline
     assert math.fsum(outcome.values.values()) == pytest.approx(total, abs=1e-9)
     assert outcome.diagnostics.timings["generate"] > 0
+
+
+def test_the_admin_page_of_a_version_lists_its_metrics(files: dict[str, Path]) -> None:
+    from django.test import Client
+
+    version = register_model_version(registration(files, lora_path=""))
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+
+    page = client.get(f"/admin/marketplace/modelversion/{version.pk}/change/").content.decode()
+
+    assert "Metrics its rounds can use" in page
+    assert "Aesthetic score" in page
+    assert "Prompt fidelity" in page
