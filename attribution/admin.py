@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from attribution.api.model_versions import offered_metrics
-from attribution.model_registration import Registration, check_registration, checksums
+from attribution.model_registration import check_registration, checksums
 from attribution.models import ContributorValue, ValuationRound
 from attribution.rounds import services
 from attribution.rounds.config import RoundConfigError
@@ -218,8 +218,7 @@ class ModelVersionForm(forms.ModelForm):
         super()._post_clean()  # the instance now holds the form's values
         if self.errors:
             return
-        registration = Registration.of(self.instance)
-        for problem in check_registration(registration, existing=self.instance.pk):
+        for problem in check_registration(self.instance):
             self.add_error(None, problem)
 
     def save(self, commit: bool = True) -> ModelVersion:

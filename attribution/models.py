@@ -195,9 +195,9 @@ class ValuationRound(models.Model):
     def model_version_spec(self) -> ModelSpec:
         """The engine's description of the round's model version (its reference group's files
         are left out: they do not change which metrics are offered)."""
-        from attribution.rounds.config import ModelConfig
+        from attribution.rounds.config import model_spec
 
-        return ModelConfig.of(self.model_version).spec("cpu")
+        return model_spec(self.model_version)
 
     def clean(self) -> None:
         """Refuse a metric the round's model does not offer (admin and model forms)."""

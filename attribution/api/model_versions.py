@@ -22,8 +22,8 @@ from rest_framework.serializers import BaseSerializer
 
 from attribution.engine.metrics.catalog import METRICS
 from attribution.engine.profiles import PROFILES
-from attribution.model_registration import Registration, RegistrationError, register_model_version
-from attribution.rounds.config import ModelConfig
+from attribution.model_registration import RegistrationError, register_model_version
+from attribution.rounds.config import model_spec
 from marketplace.api.permissions import is_staff
 from marketplace.api.serializers import ModelVersionSerializer
 from marketplace.api.views import INTEGER_ID
@@ -56,7 +56,7 @@ def offered_metrics(version: ModelVersion) -> list[dict[str, str]]:
     profile = PROFILES.get(version.kind)
     if profile is None:
         return []
-    names = profile.available_metrics(ModelConfig.of(version).spec("cpu"))
+    names = profile.available_metrics(model_spec(version))
     return [
         {
             "name": n,
@@ -117,12 +117,11 @@ class ModelVersionRegistrationSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=500), max_length=100, default=list
     )
 
-    def registration(self) -> Registration:
+    def registration(self) -> ModelVersion:
+        """The unsaved model version to check and register."""
         data = dict(self.validated_data)
         data["reference_group_id"] = data.pop("reference_group")
-        for name in ("class_prompts", "artefact_prompts", "clean_prompts"):
-            data[name] = tuple(data[name])
-        return Registration(**data)
+        return ModelVersion(**data)
 
 
 class IsStaff(BasePermission):

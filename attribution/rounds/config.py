@@ -37,82 +37,39 @@ class RoundConfigError(ValueError):
     message says what to fix."""
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    """The model version as the round froze it (see ``ModelSpec`` for the fields)."""
-
-    kind: str
-    path: str
-    lora_path: str
-    checksum: str
-    conditions: str
-    lora_scale: float = 1.0
-    scheduler: str = ""
-    n_steps: int = 25
-    guidance_scale: float = 7.5
-    resolution: int | None = None
-    dtype: str = ""
-    null_label: int | None = None
-    clip_path: str = ""
-    inception_path: str = ""
-    aesthetic_head_path: str = ""
-    reference_dir: str = ""
-    reference_stats_path: str = ""
-    reference_images: tuple[str, ...] = ()
-    class_prompts: tuple[str, ...] = ()
-    artefact_prompts: tuple[str, ...] = ()
-    clean_prompts: tuple[str, ...] = ()
-
-    def spec(self, device: str) -> ModelSpec:
-        """The engine's description of this model on ``device``."""
-        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        return ModelSpec(**fields, device=device)
-
-    @classmethod
-    def of(cls, version: ModelVersion, reference_images: tuple[str, ...] = ()) -> ModelConfig:
-        """A model version's settings (``reference_images``: its reference group's files)."""
-        return cls(
-            kind=version.kind,
-            path=version.path,
-            lora_path=version.lora_path,
-            checksum=version.checksum,
-            conditions=version.conditions,
-            lora_scale=version.lora_scale,
-            scheduler=version.scheduler,
-            n_steps=version.n_steps,
-            guidance_scale=version.guidance_scale,
-            resolution=version.resolution,
-            dtype=version.dtype,
-            null_label=version.null_label,
-            clip_path=version.clip_path,
-            inception_path=version.inception_path,
-            aesthetic_head_path=version.aesthetic_head_path,
-            reference_dir=version.reference_dir,
-            reference_stats_path=version.reference_stats_path,
-            reference_images=reference_images,
-            class_prompts=tuple(version.class_prompts),
-            artefact_prompts=tuple(version.artefact_prompts),
-            clean_prompts=tuple(version.clean_prompts),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """The stored form (tuples as lists)."""
-        data = dataclasses.asdict(self)
-        for name in _TUPLES:
-            data[name] = list(data[name])
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ModelConfig:
-        """Read the stored model (settings missing, as in version 1, take their defaults)."""
-        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
-        for name in _TUPLES:
-            if name in known:
-                known[name] = tuple(str(item) for item in known[name])
-        return cls(**known)
+PROMPT_LISTS = ("class_prompts", "artefact_prompts", "clean_prompts")
+VERSION_FIELDS = tuple(
+    name for name in ModelSpec.__dataclass_fields__ if name not in ("device", "reference_images")
+)
+"""The model version's fields a round freezes: every ``ModelSpec`` field the row holds."""
 
 
-_TUPLES = ("reference_images", "class_prompts", "artefact_prompts", "clean_prompts")
+def model_spec(version: ModelVersion, reference_images: tuple[str, ...] = ()) -> ModelSpec:
+    """The engine's description of a model version (``reference_images``: its reference
+    group's files), on the CPU until a worker puts it on its own device."""
+    fields: dict[str, Any] = {name: getattr(version, name) for name in VERSION_FIELDS}
+    for name in PROMPT_LISTS:
+        fields[name] = tuple(fields[name] or ())
+    return ModelSpec(**fields, reference_images=reference_images)
+
+
+def model_to_json(model: ModelSpec) -> dict[str, Any]:
+    """The stored form of a frozen model (the device is the round's, not the model's)."""
+    data = dataclasses.asdict(model)
+    del data["device"]
+    for name in (*PROMPT_LISTS, "reference_images"):
+        data[name] = list(data[name])
+    return data
+
+
+def model_from_json(data: Mapping[str, Any]) -> ModelSpec:
+    """Read a stored model; settings it lacks (version 1 stored five) take their defaults."""
+    known = {name: data[name] for name in ModelSpec.__dataclass_fields__ if name in data}
+    known.pop("device", None)
+    for name in (*PROMPT_LISTS, "reference_images"):
+        if name in known:
+            known[name] = tuple(str(item) for item in known[name])
+    return ModelSpec(**known)
 
 
 @dataclass(frozen=True)
@@ -136,7 +93,7 @@ class ContributorConfig:
 class RoundConfig:
     """Everything a worker needs to run a round; ``to_json`` is what the row stores."""
 
-    model: ModelConfig
+    model: ModelSpec
     contributors: tuple[ContributorConfig, ...]
     metric: str
     estimator: str
@@ -175,6 +132,11 @@ class RoundConfig:
             raise KeyError(f"contributor {missing[0]!r} is not in the round's configuration.")
         return dataclasses.replace(self, contributors=tuple(by_key[key] for key in keys))
 
+    @property
+    def engine_model(self) -> ModelSpec:
+        """The frozen model on the round's device."""
+        return dataclasses.replace(self.model, device=self.device)
+
     def on_device(self, device: str) -> RoundConfig:
         """The same configuration computed on ``device`` (outside the hash)."""
         return dataclasses.replace(self, device=device)
@@ -193,7 +155,7 @@ class RoundConfig:
             contributors.append(entry)
         return {
             "version": self.version,
-            "model": self.model.to_json(),
+            "model": model_to_json(self.model),
             "contributors": contributors,
             "metric": self.metric,
             "estimator": self.estimator,
@@ -223,7 +185,7 @@ class RoundConfig:
             )
         try:
             return cls(
-                model=ModelConfig.from_json(data["model"]),
+                model=model_from_json(data["model"]),
                 contributors=tuple(
                     ContributorConfig(
                         key=str(entry["key"]),
@@ -297,7 +259,7 @@ def freeze_config(round: ValuationRound) -> RoundConfig:
     if len(contributors) < 2:
         raise RoundConfigError("a round needs at least 2 contributors with accepted data.")
     return RoundConfig(
-        model=ModelConfig.of(version, _reference_images(version)),
+        model=model_spec(version, _reference_images(version)),
         contributors=tuple(contributors),
         metric=round.metric,
         estimator=round.estimator,

@@ -57,7 +57,7 @@ def generate_contributor_bank(
 
     contributor = config.contributor(key)
     if backend is None:
-        backend = get_profile(config.model.kind).load(config.model.spec(config.device)).backend
+        backend = get_profile(config.model.kind).load(config.engine_model).backend
     watched = _WatchedBackend(backend)
     generate_banks(
         [_engine_input(contributor)],
@@ -77,7 +77,7 @@ def run_engine(config: RoundConfig, progress: EngineProgress) -> RoundOutcome:
     from attribution.engine.run import run_round
     from attribution.engine.store import ArtefactStore
 
-    model = get_profile(config.model.kind).load(config.model.spec(config.device))
+    model = get_profile(config.model.kind).load(config.engine_model)
     setup = model.metric_setup(config.metric, round_spec(config))
     estimator = get_estimator(config.estimator)
     result = run_round(

@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 from attribution.engine.features import ClipFeaturizer
 from attribution.engine.metrics import ReferenceStatistics, save_reference_statistics
 from attribution.engine.metrics.catalog import METRICS
-from attribution.model_registration import Registration, RegistrationError, register_model_version
+from attribution.model_registration import RegistrationError, register_model_version
 from attribution.models import ValuationRound
 from attribution.rounds.config import freeze_config
 from attribution.rounds.runner import run_engine
@@ -77,10 +77,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def registration(files: dict[str, Path], **fields: Any) -> Registration:
+def registration(files: dict[str, Path], **fields: Any) -> ModelVersion:
     values: dict[str, Any] = {
         "name": "sd-lora",
         "kind": "text_to_image",
+        "conditions": "prompt",
         "path": str(files["sd"]),
         "lora_path": str(files["lora"]),
         "n_steps": 2,
@@ -88,12 +89,12 @@ def registration(files: dict[str, Path], **fields: Any) -> Registration:
         "clip_path": str(files["clip"]),
         "aesthetic_head_path": str(files["head"]),
         "reference_stats_path": str(files["stats"]),
-        "class_prompts": ("a shirt", "a shoe", "a hat"),
-        "artefact_prompts": ("a photo with a logo",),
-        "clean_prompts": ("a photo",),
+        "class_prompts": ["a shirt", "a shoe", "a hat"],
+        "artefact_prompts": ["a photo with a logo"],
+        "clean_prompts": ["a photo"],
         **fields,
     }
-    return Registration(**values)
+    return ModelVersion(**values)
 
 
 def run_command(*args: str) -> tuple[int, str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from attribution.model_registration import Registration, RegistrationError, register_model_version
+from attribution.model_registration import RegistrationError, register_model_version
 from marketplace.models import ModelVersion
 
 EXIT_PROBLEMS = 2
@@ -56,7 +56,7 @@ class Command(BaseCommand):
             name: _read_prompts(options[name], name.replace("_", "-"), problems)
             for name in ("class_prompts", "artefact_prompts", "clean_prompts")
         }
-        registration = Registration(
+        registration = ModelVersion(
             name=options["name"],
             kind=options["kind"],
             path=options["path"],
@@ -89,13 +89,13 @@ class Command(BaseCommand):
         self.stdout.write(str(version.pk))
 
 
-def _read_prompts(path: str, option: str, problems: list[str]) -> tuple[str, ...]:
+def _read_prompts(path: str, option: str, problems: list[str]) -> list[str]:
     """The non-blank lines of a prompts file ("" for none)."""
     if not path:
-        return ()
+        return []
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
         problems.append(f"--{option}: cannot read {path}: {error}")
-        return ()
-    return tuple(line.strip() for line in lines if line.strip())
+        return []
+    return [line.strip() for line in lines if line.strip()]

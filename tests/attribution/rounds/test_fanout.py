@@ -24,8 +24,9 @@ from django.db import connections
 from django.db.utils import load_backend
 from pytest_django import DjangoDbBlocker, Settings
 
+from attribution.engine.profiles import ModelSpec
 from attribution.models import ContributorValue, ValuationRound
-from attribution.rounds.config import ContributorConfig, ModelConfig, RoundConfig
+from attribution.rounds.config import ContributorConfig, RoundConfig
 from attribution.rounds.execution import claim_round
 from attribution.rounds.fanout import (
     claim_for_dispatch,
@@ -170,7 +171,7 @@ def test_workers_compute_on_their_own_device(settings: Settings) -> None:
     settings.ENGINE_DEVICE = "cuda:1"
 
     config = RoundConfig(
-        model=ModelConfig("builtin_digits", "", "", "", "contributor"),
+        model=ModelSpec("builtin_digits"),
         contributors=(ContributorConfig("alice", 1, (0,)),),
         metric="inception_score",
         estimator="exact",
