@@ -65,6 +65,10 @@ class Metric(Protocol):
         ...
 
 
+WEIGHT_ELEMENTS = 2**24
+"""At most this many mixture weights (float64) per evaluated batch: 128 MiB."""
+
+
 class ProxyGame:
     """v(S) = metric(pool of S's sample banks mixed by data size); v(∅) = ``empty_value_``.
 
@@ -113,10 +117,16 @@ class ProxyGame:
         checked = check_masks(masks, self.n_players)
         utilities = np.full(checked.shape[0], self.empty_value_, dtype=np.float64)
         rows = np.flatnonzero(checked.any(axis=1))
-        for start in range(0, rows.shape[0], self.batch_size):
-            batch = rows[start : start + self.batch_size]
+        step = self._rows_per_batch()
+        for start in range(0, rows.shape[0], step):
+            batch = rows[start : start + step]
             utilities[batch] = self._evaluate(checked[batch])
         return utilities
+
+    def _rows_per_batch(self) -> int:
+        """Coalitions evaluated at once: ``batch_size``, fewer when a (rows, n) float64 weight
+        matrix would pass ``WEIGHT_ELEMENTS`` entries (128 MiB), so memory stays flat in n."""
+        return max(1, min(self.batch_size, WEIGHT_ELEMENTS // self.n_players))
 
     def _evaluate(self, masks: Masks) -> Utilities:
         """The metric on non-empty coalitions, its output checked (shape, finite)."""
@@ -138,9 +148,16 @@ class ProxyGame:
                 )
             return float(floor)
         if empty_value == "worst_singleton":
-            # Singletons are never empty, so the metric evaluates them before v(∅) exists.
-            singletons = np.eye(self.n_players, dtype=np.bool_)
-            return float(self._evaluate(singletons).min())
+            # Singletons are never empty, so the metric evaluates them before v(∅) exists; in
+            # blocks of rows, never the whole (n, n) identity (40,000 players: 13 GB of weights).
+            n, step = self.n_players, self._rows_per_batch()
+            worst = math.inf
+            for start in range(0, n, step):
+                members = np.arange(start, min(n, start + step))
+                block = np.zeros((members.shape[0], n), dtype=np.bool_)
+                block[np.arange(members.shape[0]), members] = True
+                worst = min(worst, float(self._evaluate(block).min()))
+            return worst
         if isinstance(empty_value, bool) or not isinstance(
             empty_value, int | float | np.integer | np.floating
         ):

@@ -219,3 +219,30 @@ def test_utilities_use_the_mixture_weights() -> None:
     expected = mixture_weights(masks, sizes) @ stats.score_means["aesthetic"]
 
     np.testing.assert_allclose(game(masks), expected, rtol=1e-14)
+
+
+def test_large_games_evaluate_in_blocks_and_find_the_worst_singleton(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from attribution.engine.games import proxy
+    from attribution.engine.metrics import MeanScore, compute_bank_statistics
+
+    monkeypatch.setattr(proxy, "WEIGHT_ELEMENTS", 64)  # 64 weights a batch: 8 rows of 8 players
+    scores = [np.array([float(i), float(i) + 1.0]) for i in range(8)]
+    statistics = compute_bank_statistics(
+        probabilities=None, features=[np.zeros((2, 1))] * 8, scores={"s": scores}
+    )
+    seen: list[int] = []
+    metric = MeanScore("s")
+
+    def recording(statistics: object, weights: np.ndarray) -> np.ndarray:
+        seen.append(weights.shape[0])
+        return metric(statistics, weights)  # type: ignore[arg-type]
+
+    recording.name, recording.floor = "s", None  # type: ignore[attr-defined]
+    game = proxy.ProxyGame(statistics, [1] * 8, recording, "worst_singleton", batch_size=100)  # type: ignore[arg-type]
+
+    assert game.empty_value_ == pytest.approx(0.5)  # contributor 0: mean of 0 and 1
+    masks = np.ones((20, 8), dtype=bool)
+    assert game(masks) == pytest.approx([4.0] * 20)
+    assert max(seen) == 8
