@@ -1,4 +1,4 @@
-"""CrossFitSurrogateShapley: efficiency, exactness on small games, and error that falls with budget."""
+"""CrossFitSurrogateShapley: efficiency, exact small games, error that falls with budget."""
 
 from __future__ import annotations
 
@@ -92,7 +92,8 @@ def test_auto_depth_picks_a_candidate_and_reports_out_of_fold_fit() -> None:
         budget=300, seed=0, depth="auto", depth_candidates=(1, 3), iterations=100, n_bootstrap=0
     ).fit(game)
     assert fitted.depth_ in (1, 3)
-    assert fitted.oof_r2_ is not None and fitted.oof_r2_ <= 1.0
+    assert fitted.oof_r2_ is not None
+    assert fitted.oof_r2_ <= 1.0
     assert fitted.stderr_ is None
 
 

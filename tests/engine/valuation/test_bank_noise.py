@@ -87,7 +87,8 @@ def test_estimation_error_widens_the_interval() -> None:
         noise.combined_stderr(estimation), np.sqrt(100.0 + noise.value_sd**2)
     )
     share_sd = noise.share_sd
-    assert share_sd.shape == (5,) and np.all(share_sd > 0)
+    assert share_sd.shape == (5,)
+    assert np.all(share_sd > 0)
     with pytest.raises(EngineInputError):
         noise.interval(center, kind="other")  # type: ignore[arg-type]
     with pytest.raises(EngineInputError):

@@ -37,14 +37,16 @@ def test_estimation_error_uses_up_part_of_the_tolerance() -> None:
 
 def test_no_k_is_enough_when_estimation_alone_misses() -> None:
     plan = plan_bank_size(np.array([0.1 * T]), 64, TOLERANCE, estimation_share_sd=np.array([T]))
-    assert plan.required_k is None and not plan.meets
+    assert plan.required_k is None
+    assert not plan.meets
     assert "estimation error alone" in plan.reason
 
 
 def test_rerun_agreement_needs_twice_the_samples() -> None:
     value = plan_bank_size(np.array([T]), 50, TOLERANCE)
     rerun = plan_bank_size(np.array([T]), 50, TOLERANCE, kind="rerun")
-    assert value.required_k == 50 and rerun.required_k == 100
+    assert value.required_k == 50
+    assert rerun.required_k == 100
 
 
 def test_bad_inputs_are_refused() -> None:

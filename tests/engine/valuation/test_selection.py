@@ -20,9 +20,11 @@ def test_a_cheap_small_game_is_valued_exactly() -> None:
     game = AirportGame([1.0, 1.0, 2.0, 3.5, 3.5, 6.0, 8.0])
     result = value_to_tolerance(game, time_budget_s=10.0)
     assert result.estimator == "exact"
-    assert "exact" in result.reason and "2^7" in result.reason
+    assert "exact" in result.reason
+    assert "2^7" in result.reason
     np.testing.assert_allclose(result.values, game.shapley_values(), atol=1e-12)
-    assert result.achieved_points == 0.0 and result.met
+    assert result.achieved_points == 0.0
+    assert result.met
     assert result.shares is not None
     assert result.shares.sum() == pytest.approx(1.0)
 
@@ -34,7 +36,8 @@ def test_too_many_players_for_exact_samples_to_the_tolerance() -> None:
     result = value_to_tolerance(game, tolerance, time_budget_s=30.0, seed=3)
     assert result.estimator == "permutation"
     assert "30 > 22 players" in result.reason
-    assert result.met and result.achieved_points <= 0.5
+    assert result.met
+    assert result.achieved_points <= 0.5
     total = result.grand_value - result.baseline
     truth_shares = game.shapley_values() / total
     assert result.shares is not None
@@ -60,8 +63,10 @@ def test_a_game_with_nothing_to_share_has_no_shares() -> None:
     game = FunctionGame(6, lambda masks: np.full(len(masks), 2.0))
     result = value_to_tolerance(game, time_budget_s=5.0)
     np.testing.assert_array_equal(result.values, np.zeros(6))
-    assert result.shares is None and result.share_stderr is None
-    assert not result.met and result.achieved_points == float("inf")
+    assert result.shares is None
+    assert result.share_stderr is None
+    assert not result.met
+    assert result.achieved_points == float("inf")
     assert "no pool to share" in result.reason
 
 
