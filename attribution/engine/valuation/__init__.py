@@ -7,6 +7,7 @@ from attribution.engine.valuation.bank_noise import (
     proxy_valuer,
 )
 from attribution.engine.valuation.bank_size import BankSizePlan, plan_bank_size
+from attribution.engine.valuation.estimator import ToleranceShapley
 from attribution.engine.valuation.selection import (
     ToleranceValuation,
     efficiency_patch,
@@ -19,6 +20,7 @@ __all__ = [
     "BankSamples",
     "BankSizePlan",
     "PayoutTolerance",
+    "ToleranceShapley",
     "ToleranceValuation",
     "bootstrap_bank_noise",
     "efficiency_patch",

@@ -13,7 +13,12 @@ from attribution.engine import (
     SurrogateShapley,
     make_paper_games,
 )
-from attribution.engine.valuation import PayoutTolerance, efficiency_patch, value_to_tolerance
+from attribution.engine.valuation import (
+    PayoutTolerance,
+    ToleranceShapley,
+    efficiency_patch,
+    value_to_tolerance,
+)
 
 
 def test_a_cheap_small_game_is_valued_exactly() -> None:
@@ -83,3 +88,15 @@ def test_efficiency_patch_reports_the_uniform_correction_only() -> None:
     corrected = SurrogateShapley(budget=64, seed=0, depth=3, cv_folds=0, bias_correction=True)
     assert efficiency_patch(corrected.fit(game)) == 0.0
     assert efficiency_patch(ExactShapley().fit(game)) == 0.0
+
+
+def test_tolerance_estimator_follows_the_estimator_contract() -> None:
+    game = AirportGame([1.0, 2.0, 2.0, 5.0])
+    estimator = ToleranceShapley(percentage_points=0.5, time_budget_s=5.0)
+    assert not hasattr(estimator, "values_")
+    fitted = estimator.fit(game)
+    assert fitted is estimator
+    np.testing.assert_allclose(fitted.values_, game.shapley_values(), atol=1e-12)
+    assert fitted.valuation_.estimator == "exact"
+    assert fitted.efficiency_gap_ == pytest.approx(0.0)
+    assert fitted.confidence_interval().shape == (4, 2)
