@@ -61,6 +61,9 @@ OURS: dict[str, Callable[[int, int], ShapleyEstimator]] = {
     "ours: cross-fit surrogate": lambda budget, seed: CrossFitSurrogateShapley(
         budget=budget, seed=seed, n_bootstrap=0
     ),
+    "ours: cross-fit, depths 3/5/7": lambda budget, seed: CrossFitSurrogateShapley(
+        budget=budget, seed=seed, n_bootstrap=0, depth_candidates=(3, 5, 7)
+    ),
     "ours: surrogate uniform": lambda budget, seed: SurrogateShapley(budget=budget, seed=seed),
     "ours: kernel (paired)": lambda budget, seed: KernelShapley(
         budget=budget, seed=seed, n_bootstrap=0

@@ -29,7 +29,11 @@ from typing import Any, Literal, Self
 import numpy as np
 from numpy.typing import NDArray
 
-from attribution.engine.coalitions import enumerate_masks, sample_coalitions
+from attribution.engine.coalitions import (
+    enumerate_masks,
+    kernel_size_probabilities,
+    sample_coalitions,
+)
 from attribution.engine.errors import EngineInputError
 from attribution.engine.estimators.base import ShapleyEstimator, check_budget, endpoint_masks
 from attribution.engine.estimators.exact import shapley_from_table
@@ -56,6 +60,8 @@ class CrossFitSurrogateShapley(ShapleyEstimator):
         depth_candidates: Depths tried by ``"auto"``.
         iterations, learning_rate, l2_leaf_reg: CatBoost hyper-parameters.
         n_bootstrap: Resamples of the residual regression for ``stderr_`` (0: ``stderr_`` None).
+        weighting: ``"stratified"`` (default) or ``"draws"``: how the residual regression weighs
+            the sampled coalitions (see ``_weights``).
         thread_count: CatBoost threads.
         progress: Optional ``progress(stage, done, total)`` callback.
 
@@ -79,6 +85,7 @@ class CrossFitSurrogateShapley(ShapleyEstimator):
         learning_rate: float = 0.1,
         l2_leaf_reg: float = 3.0,
         n_bootstrap: int = 100,
+        weighting: Literal["stratified", "draws"] = "stratified",
         thread_count: int = 1,
         progress: Progress | None = None,
     ) -> None:
@@ -91,6 +98,7 @@ class CrossFitSurrogateShapley(ShapleyEstimator):
         self.learning_rate = learning_rate
         self.l2_leaf_reg = l2_leaf_reg
         self.n_bootstrap = n_bootstrap
+        self.weighting = weighting
         self.thread_count = thread_count
         self.progress = progress
 
@@ -102,6 +110,10 @@ class CrossFitSurrogateShapley(ShapleyEstimator):
         )
         if isinstance(self.n_folds, bool) or not isinstance(self.n_folds, int) or self.n_folds < 2:
             raise EngineInputError(f"n_folds must be an integer of at least 2, got {self.n_folds}.")
+        if self.weighting not in ("stratified", "draws"):
+            raise EngineInputError(
+                f"weighting must be 'stratified' or 'draws', got {self.weighting!r}."
+            )
         if self.n_bootstrap == 1 or self.n_bootstrap < 0:
             raise EngineInputError("n_bootstrap must be 0 or at least 2 to give a spread.")
         rng = np.random.default_rng(self.seed)
@@ -123,7 +135,7 @@ class CrossFitSurrogateShapley(ShapleyEstimator):
         models, residuals = self._cross_fit(unique, targets, folds, total)
         tree_values = np.mean([_anchored_shapley(model, n) for model in models], axis=0)
         residual_total = total - float(tree_values.sum())
-        weights = counts.astype(np.float64)
+        weights = self._weights(unique, counts.astype(np.float64))
         residual_values = solve_efficient_regression(unique, residuals, residual_total, weights)
         stderr = None
         if self.n_bootstrap > 0:
@@ -213,6 +225,28 @@ class CrossFitSurrogateShapley(ShapleyEstimator):
         self.oof_r2_ = 1.0 - error / spread if spread > 0 else (1.0 if error == 0 else 0.0)
         return models, residuals
 
+    def _weights(
+        self, masks: NDArray[np.bool_], counts: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Regression weights of the distinct rows drawn ``counts`` times each.
+
+        ``"draws"``: the counts (the plain kernel sample). ``"stratified"``: each size k gets
+        exactly its kernel probability p(k), shared equally by its distinct drawn coalitions.
+        Within a size the kernel is uniform, so the distinct coalitions of that size are a
+        uniform random subset and their plain mean is unbiased for the size's mean; fixing each
+        size's weight removes the randomness of how often each size came up (and a size whose
+        every coalition was drawn is then weighted exactly, like shapiq's border trick).
+        """
+        if self.weighting == "draws":
+            return counts
+        n = masks.shape[1]
+        sizes = masks.sum(axis=1)
+        present = counts > 0
+        per_size = np.bincount(sizes[present], minlength=n + 1).astype(np.float64)
+        probabilities = kernel_size_probabilities(n)
+        weights = np.where(present, probabilities[sizes] / np.maximum(per_size[sizes], 1.0), 0.0)
+        return np.asarray(weights * len(masks), dtype=np.float64)
+
     def _bootstrap(
         self,
         masks: NDArray[np.bool_],
@@ -239,7 +273,9 @@ class CrossFitSurrogateShapley(ShapleyEstimator):
                 ),
                 dtype=np.float64,
             )
-            draws[b] = solve_efficient_regression(masks, residuals, total, weights)
+            draws[b] = solve_efficient_regression(
+                masks, residuals, total, self._weights(masks, weights)
+            )
             report(self.progress, "bootstrap", b + 1, self.n_bootstrap)
         return np.asarray(draws.std(axis=0, ddof=1), dtype=np.float64)
 

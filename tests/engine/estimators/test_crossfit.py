@@ -104,9 +104,25 @@ def test_auto_depth_picks_a_candidate_and_reports_out_of_fold_fit() -> None:
         ({"n_folds": 1}, EngineInputError),
         ({"n_bootstrap": 1}, EngineInputError),
         ({"depth": 0}, EngineInputError),
+        ({"weighting": "other"}, EngineInputError),
     ],
 )
 def test_bad_parameters_raise_clear_errors(options: dict, error: type[Exception]) -> None:
     game = make_paper_games(12, 0, seed=0)["linear"]
     with pytest.raises(error):
         CrossFitSurrogateShapley(**{"seed": 0, **options}).fit(game)
+
+
+def test_size_stratified_weights_beat_raw_draw_counts_on_the_airport_game() -> None:
+    costs = np.sort(np.random.default_rng(0).uniform(0.0, 1.0, 40))
+    game = AirportGame(costs)
+    truth = game.shapley_values()
+
+    def error(weighting: str) -> float:
+        fits = [
+            CrossFitSurrogateShapley(budget=1500, seed=s, weighting=weighting, **FAST).fit(game)
+            for s in range(3)
+        ]
+        return float(np.mean([relative_error(f.values_, truth) for f in fits]))
+
+    assert error("stratified") < error("draws")
