@@ -71,6 +71,7 @@ LEVEL = 0.95
 EXACT_BOOTSTRAP_LIMIT_S = 3.0  # bank bootstrap revalues exactly when one exact fit is this cheap
 BOOTSTRAP_PERMUTATION_BUDGET = 20_000
 
+SAMPLERS = ("permutation", "kernel (paired)")
 ESTIMATORS: dict[str, Factory] = {
     "permutation": lambda budget, seed: PermutationShapley(budget=budget, seed=seed),
     "kernel (paired)": lambda budget, seed: KernelShapley(budget=budget, seed=seed, n_bootstrap=50),
@@ -199,7 +200,7 @@ def run_round(
     total = exact.grand_value_ - exact.baseline_
     rows.setdefault("exact", Rows()).add(seconds=exact_seconds)
     for label, factory in ESTIMATORS.items() if g < args.estimator_rounds else ():
-        for budget in args.budgets:
+        for budget in budgets_of(label, args):
             start = time.perf_counter()
             fitted = factory(budget, g).fit(game)
             seconds = time.perf_counter() - start
@@ -210,6 +211,25 @@ def run_round(
             if fitted.stderr_ is not None:
                 measured["coverage"] = coverage(fitted.confidence_interval(LEVEL), exact.values_)
             rows.setdefault(f"{label} @ {budget}", Rows()).add(**measured)
+    start = time.perf_counter()
+    sampled = value_to_tolerance(game, tolerance, args.time_budget, seed=g, max_exact_players=0)
+    sampling = rows.setdefault("sampling round", Rows())
+    sampling.add(
+        error_pp=worst_points(sampled.values, exact.values_, total),
+        achieved_pp=sampled.achieved_points,
+        coverage=coverage(
+            np.column_stack(
+                [
+                    sampled.values - tolerance.z * sampled.stderr,
+                    sampled.values + tolerance.z * sampled.stderr,
+                ]
+            ),
+            exact.values_,
+        ),
+        evaluations=sampled.n_evaluations,
+        seconds=time.perf_counter() - start,
+    )
+    sampling.notes.append(f"round {g}: {sampled.reason}")
     start = time.perf_counter()
     chosen = value_to_tolerance(game, tolerance, args.time_budget, seed=g)
     default = rows.setdefault("default round", Rows())
@@ -254,6 +274,13 @@ def run_round(
     return shares, rerun
 
 
+def budgets_of(label: str, args: argparse.Namespace) -> list[int]:
+    """Surrogates run at ``--budgets``; the cheap samplers also at ``--sampling-budgets``."""
+    if label in SAMPLERS:
+        return sorted({*args.budgets, *args.sampling_budgets})
+    return list(args.budgets)
+
+
 def report_metric(name: str, rows: dict[str, Rows], args: argparse.Namespace) -> None:
     print(
         f"\n=== {name}: {args.groups} rounds at K = {args.k} "
@@ -264,14 +291,25 @@ def report_metric(name: str, rows: dict[str, Rows], args: argparse.Namespace) ->
     print(header)
     print("-" * len(header))
     for label in ESTIMATORS:
-        for budget in args.budgets:
-            row = rows[f"{label} @ {budget}"]
+        for budget in budgets_of(label, args):
+            row = rows.get(f"{label} @ {budget}")
+            if row is None:
+                continue
             cover = row.mean("coverage")
             print(
                 f"{label + ' @ ' + str(budget):<28}{row.mean('error_pp'):>13.3f}"
                 f"{row.worst('error_pp'):>8.3f}"
                 f"{'n/a' if np.isnan(cover) else f'{cover:.0%}':>10}{row.mean('seconds'):>8.1f}"
             )
+    sampling = rows["sampling round"]
+    print(
+        f"sampling round (exact disallowed): worst error vs exact {sampling.mean('error_pp'):.3f} "
+        f"pp (max {sampling.worst('error_pp'):.3f}), achieved ±{sampling.mean('achieved_pp'):.3f}"
+        f" pp, its 95% interval covers exact for {sampling.mean('coverage'):.0%}, "
+        f"{sampling.mean('evaluations'):,.0f} evaluations, {sampling.mean('seconds'):.1f} s"
+    )
+    for note in sampling.notes[:1]:
+        print(f"  {note}")
     default = rows["default round"]
     print(
         f"default round (±{PayoutTolerance().percentage_points} pp at 95%, "
@@ -332,6 +370,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--estimator-rounds", type=int, default=3, help="rounds that get the estimator table"
     )
+    parser.add_argument(
+        "--sampling-budgets", default="20000,100000", help="extra budgets of the cheap samplers"
+    )
     parser.add_argument("--bank-bootstrap", type=int, default=30)
     parser.add_argument("--time-budget", type=float, default=60.0, help="default round, seconds")
     parser.add_argument("--metrics", default="inception_score,neg_fid,label_fidelity,marker_free")
@@ -343,6 +384,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.groups, args.bank_bootstrap, args.estimator_rounds = 2, 10, 2
         args.metrics = "inception_score,label_fidelity"
     args.budgets = [int(b) for b in args.budgets.split(",")]
+    args.sampling_budgets = [int(b) for b in args.sampling_budgets.split(",") if b]
     args.metrics = args.metrics.split(",")
     return args
 
