@@ -174,9 +174,10 @@ def _permutation(
         budget=budget, seed=seed, max_stderr=target if target > 0 else None, progress=progress
     ).fit(game)
     return fitted, (
-        f"permutation sampling (antithetic), stopped when the worst standard error reached "
-        f"{target:.3g} (= ±{tolerance.percentage_points} pp at {tolerance.level:.0%}) or at "
-        f"{budget:,} evaluations; {fitted.n_evaluations_:,} spent"
+        f"permutation sampling (antithetic) to a worst standard error of {target:.3g} "
+        f"(= ±{tolerance.percentage_points} pp at {tolerance.level:.0%}), capped at {budget:,} "
+        f"prefix evaluations; {fitted.n_permutations_:,} permutations, "
+        f"{fitted.n_evaluations_:,} distinct coalitions"
     )
 
 
