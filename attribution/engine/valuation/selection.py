@@ -170,9 +170,9 @@ def _permutation(
     affordable = int(min(max(remaining, 0.0) / cost, MAX_SAMPLING_EVALUATIONS))
     budget = max(affordable, 2 + 4 * (n - 1))
     target = tolerance.value_stderr(total)
-    fitted = PermutationShapley(
-        budget=budget, seed=seed, max_stderr=target if target > 0 else None, progress=progress
-    ).fit(game)
+    fitted = PermutationShapley(budget=budget, seed=seed, max_stderr=target, progress=progress).fit(
+        game
+    )
     return fitted, (
         f"permutation sampling (antithetic) to a worst standard error of {target:.3g} "
         f"(= ±{tolerance.percentage_points} pp at {tolerance.level:.0%}), capped at {budget:,} "
@@ -205,7 +205,8 @@ def _surrogate(
         worst = float(fitted.stderr_.max())
         left = time_budget_s - (time.perf_counter() - started)
         next_seconds = 2.0 * overhead + budget * cost  # about `budget` new coalitions, 2x the fit
-        if (target > 0 and worst <= target) or next_seconds > left:
+        # With no pool (target 0) only a game the surrogate values exactly (all equal) stops early.
+        if worst <= target or next_seconds > left:
             break
         budget *= 2
     return fitted, (

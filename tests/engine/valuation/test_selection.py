@@ -100,3 +100,16 @@ def test_tolerance_estimator_follows_the_estimator_contract() -> None:
     assert fitted.valuation_.estimator == "exact"
     assert fitted.efficiency_gap_ == pytest.approx(0.0)
     assert fitted.confidence_interval().shape == (4, 2)
+
+
+@pytest.mark.parametrize("surrogate_above_s", [0.0, 1.0])
+def test_sampling_stops_at_once_on_a_game_with_all_equal_utilities(
+    surrogate_above_s: float,
+) -> None:
+    game = FunctionGame(30, lambda masks: np.full(len(masks), 1.5))
+    result = value_to_tolerance(
+        game, time_budget_s=30.0, max_exact_players=5, surrogate_above_s=surrogate_above_s
+    )
+    np.testing.assert_array_equal(result.values, np.zeros(30))
+    assert result.shares is None
+    assert result.seconds < 10.0
