@@ -185,7 +185,7 @@ class SurrogateShapley(ShapleyEstimator):
         self._select_depth(masks, utilities, inner, rng)
         report(self.progress, "surrogate", 0, 1)
         self.model_ = self._fit_model(masks, utilities)
-        raw = tree_game_shapley(self.model_, n)
+        raw = surrogate_shapley(self.model_, n)
         report(self.progress, "surrogate", 1, 1)
         self.raw_values_ = raw
         self.raw_efficiency_gap_ = float(raw.sum() - (grand_value - baseline))
@@ -240,19 +240,16 @@ class SurrogateShapley(ShapleyEstimator):
     def _fit_model(
         self, masks: NDArray[np.bool_], utilities: NDArray[np.float64], depth: int | None = None
     ) -> Any:
-        from catboost import CatBoostRegressor  # heavy; only when a surrogate is fitted
-
-        model = CatBoostRegressor(
-            iterations=self.iterations,
+        return fit_tree_surrogate(
+            masks,
+            utilities,
             depth=self.depth_ if depth is None else depth,
+            iterations=self.iterations,
             learning_rate=self.learning_rate,
             l2_leaf_reg=self.l2_leaf_reg,
-            random_seed=0 if self.seed is None else int(self.seed) % (2**31),
+            seed=self.seed,
             thread_count=self.thread_count,
-            verbose=False,
-            allow_writing_files=False,
         )
-        return model.fit(masks.astype(np.float64), utilities)
 
     def _correct(
         self,
@@ -314,12 +311,67 @@ class SurrogateShapley(ShapleyEstimator):
         for b in range(self.n_bootstrap):
             chosen = np.concatenate([anchors, rng.choice(rows, size=len(rows), replace=True)])
             model = self._fit_model(masks[chosen], utilities[chosen])
-            raw = tree_game_shapley(model, masks.shape[1])
+            raw = surrogate_shapley(model, masks.shape[1])
             draws[b] = self._correct(
                 model, raw, masks[chosen], utilities[chosen], baseline, grand_value
             )
             report(self.progress, "bootstrap", b + 1, self.n_bootstrap)
         return draws
+
+
+def fit_tree_surrogate(
+    masks: NDArray[np.bool_],
+    utilities: NDArray[np.float64],
+    *,
+    depth: int,
+    iterations: int,
+    learning_rate: float,
+    l2_leaf_reg: float,
+    seed: int | None,
+    thread_count: int,
+    weights: NDArray[np.float64] | None = None,
+) -> Any:
+    """A CatBoost regressor of ``utilities`` on the 0/1 coalition indicators ``masks``.
+
+    A table whose utilities are all equal gets a :class:`ConstantModel` (CatBoost refuses constant
+    targets, and the constant is the exact fit).
+    """
+    if np.ptp(utilities) == 0.0:
+        return ConstantModel(float(utilities[0]))
+    from catboost import CatBoostRegressor  # heavy; only when a surrogate is fitted
+
+    model = CatBoostRegressor(
+        iterations=iterations,
+        depth=depth,
+        learning_rate=learning_rate,
+        l2_leaf_reg=l2_leaf_reg,
+        random_seed=0 if seed is None else int(seed) % (2**31),
+        thread_count=thread_count,
+        verbose=False,
+        allow_writing_files=False,
+    )
+    return model.fit(masks.astype(np.float64), utilities, sample_weight=weights)
+
+
+class ConstantModel:
+    """The surrogate of a table whose utilities are all equal: f ≡ ``value``.
+
+    Its tree game is constant, so every player's Shapley value is exactly zero.
+    """
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def predict(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``value`` for every row of ``features``, shape (m,)."""
+        return np.full(len(features), self.value)
+
+
+def surrogate_shapley(model: Any, n_players: int) -> NDArray[np.float64]:
+    """Shapley values of the tree game of ``model``: zeros for a :class:`ConstantModel`."""
+    if isinstance(model, ConstantModel):
+        return np.zeros(n_players)
+    return tree_game_shapley(model, n_players)
 
 
 def _r2(observed: NDArray[np.float64], predicted: NDArray[np.float64]) -> float:
