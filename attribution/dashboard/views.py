@@ -118,6 +118,7 @@ def show_round(request: HttpRequest, round_id: int) -> HttpResponse:
             figures=build_figures(round, rows),
             efficiency=check_efficiency(round, rows),
             payout=payout,
+            tolerance=round.read_diagnostics().tolerance,
             payout_lines=payout.lines[:PAYOUT_LINES_SHOWN],
             payout_hidden=max(0, len(payout.lines) - PAYOUT_LINES_SHOWN),
         )

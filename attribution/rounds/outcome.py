@@ -42,6 +42,23 @@ class Convergence:
 
 
 @dataclass(frozen=True)
+class ToleranceReport:
+    """What a round valued to a payout tolerance achieved.
+
+    Attributes:
+        estimator: The estimator that ran (``exact``, ``permutation``, ``crossfit_surrogate``).
+        reason: One sentence: why it ran and how it was sized.
+        achieved_points: The worst share's half-width, in percentage points of the pool.
+        met: Whether that is within the tolerance.
+    """
+
+    estimator: str
+    reason: str
+    achieved_points: float | None
+    met: bool
+
+
+@dataclass(frozen=True)
 class Diagnostics:
     """How a round's values were obtained, for the dashboard and the statement."""
 
@@ -50,6 +67,7 @@ class Diagnostics:
     timings: dict[str, float] = field(default_factory=dict)
     surrogate: SurrogateFit | None = None
     convergence: Convergence | None = None
+    tolerance: ToleranceReport | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON stored on the round row (flat keys, as rows have always held them)."""
@@ -70,6 +88,13 @@ class Diagnostics:
             data["convergence"] = {
                 "n_coalitions": list(self.convergence.n_coalitions),
                 "values": {key: list(v) for key, v in self.convergence.values.items()},
+            }
+        if self.tolerance is not None:
+            data["tolerance"] = {
+                "estimator": self.tolerance.estimator,
+                "reason": self.tolerance.reason,
+                "achieved_points": self.tolerance.achieved_points,
+                "met": self.tolerance.met,
             }
         return data
 
@@ -99,6 +124,7 @@ class Diagnostics:
             },
             surrogate=surrogate,
             convergence=_convergence(data.get("convergence")),
+            tolerance=_tolerance(data.get("tolerance")),
         )
 
 
@@ -140,4 +166,15 @@ def _convergence(value: object) -> Convergence | None:
     return Convergence(
         n_coalitions=[c for c in counts if isinstance(c, int)],
         values={str(key): _floats(series) for key, series in values.items()},
+    )
+
+
+def _tolerance(value: object) -> ToleranceReport | None:
+    if not isinstance(value, Mapping):
+        return None
+    return ToleranceReport(
+        estimator=str(value.get("estimator", "")),
+        reason=str(value.get("reason", "")),
+        achieved_points=_finite(value.get("achieved_points")),
+        met=value.get("met") is True,
     )

@@ -11,6 +11,7 @@ it up by, so the valuation stage that follows finds every bank and generates not
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from attribution.rounds.config import ContributorConfig, RoundConfig
-from attribution.rounds.outcome import Convergence, Diagnostics, RoundOutcome, SurrogateFit
+from attribution.rounds.outcome import (
+    Convergence,
+    Diagnostics,
+    RoundOutcome,
+    SurrogateFit,
+    ToleranceReport,
+)
 
 if TYPE_CHECKING:
     from attribution.engine.generation import GenerationBackend
@@ -102,9 +109,19 @@ def outcome_of(valuation: Valuation, keys: list[str], timings: dict[str, float])
     """The web side's outcome of one metric's valuation."""
     from attribution.engine.convergence import surrogate_convergence
     from attribution.engine.estimators import SurrogateShapley
+    from attribution.engine.valuation import ToleranceShapley
 
     estimator: Any = valuation.estimator
-    surrogate = convergence = None
+    surrogate = convergence = tolerance = None
+    if isinstance(estimator, ToleranceShapley):
+        chosen = estimator.valuation_
+        achieved = chosen.achieved_points
+        tolerance = ToleranceReport(
+            estimator=chosen.estimator,
+            reason=chosen.reason,
+            achieved_points=achieved if math.isfinite(achieved) else None,
+            met=chosen.met,
+        )
     if isinstance(estimator, SurrogateShapley):
         surrogate = SurrogateFit(
             cv_r2=estimator.cv_r2_,
@@ -134,6 +151,7 @@ def outcome_of(valuation: Valuation, keys: list[str], timings: dict[str, float])
             timings=dict(timings),
             surrogate=surrogate,
             convergence=convergence,
+            tolerance=tolerance,
         ),
     )
 

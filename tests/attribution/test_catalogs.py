@@ -19,6 +19,7 @@ from attribution.engine.profiles import PROFILES
 from attribution.models import ValuationRound
 from attribution.portal.explanations import explain_method, explain_metric
 from attribution.rounds.config import freeze_config
+from attribution.rounds.outcome import Diagnostics
 from attribution.rounds.runner import run_engine
 from marketplace.models import ModelVersion
 from tests.attribution.factories import (
@@ -123,7 +124,7 @@ def test_every_digits_metric_runs_end_to_end(name: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(ESTIMATORS))
 def test_every_estimator_runs_end_to_end(name: str) -> None:
-    config = freeze_config(digits_round(estimator=name, budget=12, n_bootstrap=2))
+    config = freeze_config(digits_round(estimator=name, budget=16, n_bootstrap=2))
 
     outcome = run_engine(config, lambda *_: None)
 
@@ -133,3 +134,8 @@ def test_every_estimator_runs_end_to_end(name: str) -> None:
         total = outcome.grand_value - outcome.baseline
         assert math.fsum(outcome.values.values()) == pytest.approx(total, abs=1e-6)
     assert outcome.exact_values is not None or name == "exact"  # 3 players: exact cross-check
+    if name == "tolerance":  # 3 players: exact values, so the tolerance is met exactly
+        report = outcome.diagnostics.tolerance
+        assert report is not None
+        assert (report.estimator, report.met) == ("exact", True)
+        assert Diagnostics.from_json(outcome.diagnostics.to_json()) == outcome.diagnostics

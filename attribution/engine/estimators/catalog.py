@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 from attribution.engine.errors import EngineInputError
 from attribution.engine.estimators.base import ShapleyEstimator
+from attribution.engine.estimators.crossfit import CrossFitSurrogateShapley
 from attribution.engine.estimators.exact import ExactShapley
 from attribution.engine.estimators.kernel import KernelShapley
 from attribution.engine.estimators.loo import LeaveOneOut
 from attribution.engine.estimators.permutation import PermutationShapley
 from attribution.engine.estimators.surrogate import SurrogateShapley
+from attribution.engine.valuation import ToleranceShapley
 
 EstimatorFactory = Callable[[int, int, int], ShapleyEstimator]
 """``factory(budget, seed, n_bootstrap) -> estimator`` (unfitted)."""
@@ -79,6 +81,31 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
                 "coalition, averaged over every order in which contributors could join — "
                 "computed with TreeSHAP and corrected so that all values add up to the measured "
                 "total.",
+            ),
+        ),
+        EstimatorSpec(
+            "crossfit",
+            "Cross-fit SurrogateSHAP",
+            lambda budget, seed, n_bootstrap: CrossFitSurrogateShapley(budget=budget, seed=seed),
+            uses_budget=True,
+            method=(
+                "The metric was evaluated on {evaluated}, and a gradient-boosted tree model (the "
+                "surrogate) was fitted to predict a coalition's score from who is in it; its "
+                "exact Shapley values were then corrected by what it got wrong on coalitions "
+                "held out of its fit, so the values close in on the true ones as more "
+                "coalitions are evaluated, and they add up to the measured total.",
+            ),
+        ),
+        EstimatorSpec(
+            "tolerance",
+            "To the payout tolerance (±0.25 pp)",
+            lambda budget, seed, n_bootstrap: ToleranceShapley(seed=seed),
+            uses_budget=False,
+            method=(
+                "The method was chosen to pay every contributor within ±0.25 percentage points "
+                "of the pool at 95% confidence: exact values when all 2^{n_players} = "
+                "{n_coalitions_all} coalitions could be evaluated in time, otherwise sampling "
+                "that stopped once the shares were that precise.",
             ),
         ),
         EstimatorSpec(

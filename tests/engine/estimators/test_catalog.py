@@ -13,10 +13,14 @@ from attribution.engine.estimators import (
     SurrogateShapley,
 )
 from attribution.engine.estimators.catalog import ESTIMATORS, get_estimator
+from attribution.engine.estimators.crossfit import CrossFitSurrogateShapley
+from attribution.engine.valuation import ToleranceShapley
 from attribution.engine.games.known import AdditiveGame
 
 EXPECTED = {
     "surrogate": SurrogateShapley,
+    "crossfit": CrossFitSurrogateShapley,
+    "tolerance": ToleranceShapley,
     "kernel": KernelShapley,
     "permutation": PermutationShapley,
     "exact": ExactShapley,
