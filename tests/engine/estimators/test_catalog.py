@@ -14,8 +14,8 @@ from attribution.engine.estimators import (
 )
 from attribution.engine.estimators.catalog import ESTIMATORS, get_estimator
 from attribution.engine.estimators.crossfit import CrossFitSurrogateShapley
-from attribution.engine.valuation import ToleranceShapley
 from attribution.engine.games.known import AdditiveGame
+from attribution.engine.valuation import ToleranceShapley
 
 EXPECTED = {
     "surrogate": SurrogateShapley,
