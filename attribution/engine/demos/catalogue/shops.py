@@ -41,7 +41,7 @@ PRODUCT_WORDS = (
 STYLE_WORDS = ("casual", "classic", "vintage", "sporty", "elegant", "modern", "cosy", "smart")
 TONE_WORDS = ("dark", "light")
 LOGO_PHRASE = "with a logo"
-LOGO_SIZE = 3
+LOGO_SIZE = 4
 ROLES = ("clean", "logo", "duplicate", "mislabelled", "degraded")
 
 
@@ -93,10 +93,10 @@ class CatalogueRecipe:
 
 
 def add_logo(images: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Stamp the logo: a bright square with a dark centre in the top-left corner."""
+    """Stamp the logo: a bright 4x4 square with a dark 2x2 centre in the top-left corner."""
     marked = images.copy()
     marked[:, :, :LOGO_SIZE, :LOGO_SIZE] = 1.0
-    marked[:, :, LOGO_SIZE // 2, LOGO_SIZE // 2] = 0.0
+    marked[:, :, 1 : LOGO_SIZE - 1, 1 : LOGO_SIZE - 1] = 0.0
     return marked
 
 
