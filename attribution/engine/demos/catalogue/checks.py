@@ -47,7 +47,7 @@ def duplicate_matches_original(
     tolerance: float,
     metric: str,
 ) -> PlantedCheck:
-    """|v(duplicate) − v(original)| ≤ ``tolerance`` (e.g. a multiple of the values' spread)."""
+    """|v(duplicate) − v(original)| ≤ ``tolerance`` (the demo: 15% of the largest |value|)."""
     (duplicate,) = [shop for shop in shops if shop.role == "duplicate"]
     gap = abs(values[duplicate.key] - values[duplicate.duplicate_of])
     return PlantedCheck(

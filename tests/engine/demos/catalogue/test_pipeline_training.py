@@ -43,7 +43,8 @@ def test_a_tiny_training_saves_a_pipeline_the_backend_samples(tmp_path: Path) ->
     tokenizer = make_tokenizer(tmp_path / "tokenizer")
     clip = new_clip(tokenizer, ClipRecipe(width=16, layers=1, heads=2, projection_dim=8))
     pipeline = train_pipeline(images, captions, clip, tokenizer, TINY)
-    latents = pipeline.vae.encode(torch.from_numpy(images * 2 - 1)).latent_dist.mean
+    with torch.no_grad():
+        latents = pipeline.vae.encode(torch.from_numpy(images * 2 - 1)).latent_dist.mean
     scaled = latents * pipeline.vae.config.scaling_factor
     assert float(scaled.std()) == pytest.approx(1.0, rel=0.05)  # Stable Diffusion's convention
     pipeline.save_pretrained(tmp_path / "pipeline")
