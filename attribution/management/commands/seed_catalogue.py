@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
-from attribution.model_registration import Registration, register_model_version
+from attribution.model_registration import register_model_version
 from attribution.models import ContributorValue, ValuationRound
 from attribution.rounds.execution import execute_round
 from attribution.rounds.services import create_payouts, start_round
@@ -180,7 +180,7 @@ def _ensure_model_version(models: Any, steps: int) -> ModelVersion:
     if existing is not None:
         return existing
     return register_model_version(
-        Registration(
+        ModelVersion(
             name=MODEL_NAME,
             kind=ModelVersion.Kind.TEXT_TO_IMAGE,
             path=str(models.pipeline),
@@ -188,9 +188,9 @@ def _ensure_model_version(models: Any, steps: int) -> ModelVersion:
             n_steps=steps,
             guidance_scale=GUIDANCE_SCALE,
             clip_path=str(models.clip),
-            class_prompts=type_prompts(),
-            artefact_prompts=ARTEFACT_PROMPTS,
-            clean_prompts=CLEAN_PROMPTS,
+            class_prompts=list(type_prompts()),
+            artefact_prompts=list(ARTEFACT_PROMPTS),
+            clean_prompts=list(CLEAN_PROMPTS),
         )
     )
 
