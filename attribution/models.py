@@ -192,6 +192,19 @@ class ValuationRound(models.Model):
             )
         return ""
 
+    def budget_problem(self, n_contributors: int) -> str:
+        """Why the round's budget is too small for its estimator and contributors, or ""."""
+        spec = ESTIMATORS.get(self.estimator)
+        if spec is None:
+            return f"unknown estimator {self.estimator!r}."
+        minimum = spec.minimum_budget(n_contributors)
+        if self.budget < minimum:
+            return (
+                f"{spec.label} needs a budget of at least {minimum:,} coalitions for "
+                f"{n_contributors:,} contributors; this round has {self.budget:,}."
+            )
+        return ""
+
     def model_version_spec(self) -> ModelSpec:
         """The engine's description of the round's model version (its reference group's files
         are left out: they do not change which metrics are offered)."""

@@ -117,6 +117,11 @@ class RoundCreateSerializer(serializers.ModelSerializer):
         problem = draft.metric_problem()
         if problem:
             raise serializers.ValidationError({"metric": problem})
+        draft.estimator = attrs.get("estimator", draft.estimator)
+        draft.budget = attrs.get("budget", draft.budget)
+        problem = draft.budget_problem(len(attrs["contributors"]))
+        if problem:
+            raise serializers.ValidationError({"budget": problem})
         return attrs
 
     def validate_contributors(self, contributors: list[Contributor]) -> list[Contributor]:

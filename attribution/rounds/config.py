@@ -258,6 +258,9 @@ def freeze_config(round: ValuationRound) -> RoundConfig:
         )
     if len(contributors) < 2:
         raise RoundConfigError("a round needs at least 2 contributors with accepted data.")
+    problem = round.budget_problem(len(contributors))
+    if problem:
+        raise RoundConfigError(problem)
     return RoundConfig(
         model=model_spec(version, _reference_images(version)),
         contributors=tuple(contributors),

@@ -141,3 +141,18 @@ def test_label_fidelity_needs_numeric_labels_at_start() -> None:
 
     with pytest.raises(RoundConfigError, match="Label fidelity needs every record"):
         start_round(round.pk, enqueue=False)
+
+
+def test_a_budget_below_the_estimators_minimum_is_refused_at_creation_and_start(
+    staff_client: APIClient,
+) -> None:
+    version = make_model_version(("dora", "emil"))
+    body = payload(version, estimator="crossfit", budget=8, metric="inception_score")
+
+    response = staff_client.post("/api/v1/rounds/", body, format="json")
+
+    assert response.status_code == 400
+    assert "at least 16 coalitions for 2 contributors" in response.json()["budget"][0]
+    round = make_round(("dora", "emil"), estimator="crossfit", budget=8)
+    with pytest.raises(RoundConfigError, match="at least 16 coalitions"):
+        start_round(round.pk, enqueue=False)

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from attribution.engine.errors import EngineInputError
 from attribution.engine.estimators.base import ShapleyEstimator
+from attribution.engine.estimators.crossfit import MIN_BUDGET as CROSSFIT_MIN_BUDGET
 from attribution.engine.estimators.crossfit import CrossFitSurrogateShapley
 from attribution.engine.estimators.exact import ExactShapley
 from attribution.engine.estimators.kernel import KernelShapley
 from attribution.engine.estimators.loo import LeaveOneOut
-from attribution.engine.estimators.permutation import PermutationShapley
-from attribution.engine.estimators.surrogate import SurrogateShapley
+from attribution.engine.estimators.permutation import PermutationShapley, permutation_cost
+from attribution.engine.estimators.surrogate import MIN_SAMPLED, SurrogateShapley
 from attribution.engine.valuation import ToleranceShapley
 
 EstimatorFactory = Callable[[int, int, int], ShapleyEstimator]
@@ -38,6 +39,8 @@ class EstimatorSpec:
             stands for "N coalitions" and ``{n_players}`` / ``{n_coalitions_all}`` for the
             number of contributors and 2^n.
         is_shapley: False for estimators whose values are not Shapley values (leave-one-out).
+        minimum_budget: The smallest budget it accepts for a number of players, so a round can be
+            refused when it is created or started rather than on the worker.
     """
 
     name: str
@@ -46,6 +49,8 @@ class EstimatorSpec:
     uses_budget: bool
     method: tuple[str, ...]
     is_shapley: bool = True
+    minimum_budget: Callable[[int], int] = lambda n_players: 0
+    """The fewest coalition evaluations the estimator accepts for ``n_players`` (0: any)."""
 
     def build(self, budget: int, seed: int, n_bootstrap: int) -> ShapleyEstimator:
         """A fresh, unfitted estimator with the round's parameters."""
@@ -74,6 +79,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
                 budget=budget, seed=seed, n_bootstrap=n_bootstrap
             ),
             uses_budget=True,
+            minimum_budget=lambda n_players: 2 + MIN_SAMPLED,
             method=(
                 "The metric was evaluated on {evaluated}, and a gradient-boosted tree model (the "
                 "surrogate) was fitted to predict a coalition's score from who is in it.",
@@ -88,6 +94,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
             "Cross-fit SurrogateSHAP",
             lambda budget, seed, n_bootstrap: CrossFitSurrogateShapley(budget=budget, seed=seed),
             uses_budget=True,
+            minimum_budget=lambda n_players: CROSSFIT_MIN_BUDGET,
             method=(
                 "The metric was evaluated on {evaluated}, and a gradient-boosted tree model (the "
                 "surrogate) was fitted to predict a coalition's score from who is in it; its "
@@ -115,6 +122,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
                 budget=budget, seed=seed, n_bootstrap=max(n_bootstrap, 2)
             ),
             uses_budget=True,
+            minimum_budget=lambda n_players: n_players + 2,
             method=(
                 "KernelSHAP evaluated the metric on {evaluated} drawn at random, weighted them as "
                 "the Shapley value does, and solved a regression whose coefficients are the "
@@ -126,6 +134,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
             "Permutation sampling",
             lambda budget, seed, n_bootstrap: PermutationShapley(budget=budget, seed=seed),
             uses_budget=True,
+            minimum_budget=lambda n_players: 2 + 4 * permutation_cost(n_players),
             method=(
                 "Contributors were added one at a time in random orders; your value is the "
                 "average gain in the score when your data joined, over {evaluated}.",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from attribution.engine.__main__ import METHODS, build_estimator
-from attribution.engine.errors import EngineInputError
+from attribution.engine.errors import BudgetTooSmallError, EngineInputError
 from attribution.engine.estimators import (
     ExactShapley,
     KernelShapley,
@@ -73,3 +73,15 @@ def test_each_entry_explains_itself_with_the_round_numbers(name: str) -> None:
 def test_an_unknown_estimator_is_refused_with_the_known_names() -> None:
     with pytest.raises(EngineInputError, match=r"unknown estimator 'magic'.*surrogate"):
         get_estimator("magic")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_entry_states_the_smallest_budget_its_estimator_accepts(name: str) -> None:
+    spec = get_estimator(name)
+    game = AdditiveGame(np.array([3.0, 1.0, 0.5, 0.25, 0.0, 2.0]))
+    minimum = spec.minimum_budget(game.n_players)
+
+    spec.build(max(minimum, 1), 0, 2).fit(game)  # the minimum is accepted
+    if minimum > 1:
+        with pytest.raises(BudgetTooSmallError):
+            spec.build(minimum - 1, 0, 2).fit(game)
