@@ -153,6 +153,9 @@ def test_a_budget_below_the_estimators_minimum_is_refused_at_creation_and_start(
 
     assert response.status_code == 400
     assert "at least 16 coalitions for 2 contributors" in response.json()["budget"][0]
-    round = make_round(("dora", "emil"), estimator="crossfit", budget=8)
+    contributors = list(Contributor.objects.filter(key__in=("dora", "emil")))
+    round = make_round(
+        ("dora", "emil"), version=version, contributors=contributors, estimator="crossfit", budget=8
+    )
     with pytest.raises(RoundConfigError, match="at least 16 coalitions"):
         start_round(round.pk, enqueue=False)
