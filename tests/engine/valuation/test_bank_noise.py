@@ -33,7 +33,7 @@ def test_statistics_are_those_of_compute_bank_statistics() -> None:
     ours = samples.statistics()
     theirs = compute_bank_statistics(probabilities=probabilities, features=features)
     np.testing.assert_allclose(ours.probability_mean, theirs.probability_mean)
-    np.testing.assert_allclose(ours.feature_second_moment, theirs.feature_second_moment)
+    np.testing.assert_allclose(ours.feature_rows, theirs.feature_rows)
     np.testing.assert_array_equal(samples.n_samples, [4, 6])
     rows = [np.array([0, 0, 1]), np.array([5])]
     picked = samples.statistics(rows)
