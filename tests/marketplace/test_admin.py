@@ -12,6 +12,7 @@ from django.contrib.messages import get_messages
 from django.http import HttpResponse, StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from attribution.rounds.services import create_payouts
 from marketplace.models import Contributor, DataGroup, PayoutBatch, User
@@ -106,7 +107,10 @@ def test_change_pages_with_inlines_load(staff_client: Client) -> None:
     assert group_page.status_code == 200
     assert group_page.content.decode().count(group.records.first().sha256) == 1
     assert batch_page.status_code == 200
-    assert "50.0000" in batch_page.content.decode()
+    page = batch_page.content.decode()
+    assert "€50.00" in page  # carol's amount, in the currency's minor unit
+    assert "50.00%" in page  # and her share of the pool
+    assert "50.0000" not in page
 
 
 def test_accept_accepts_only_consented_groups_and_warns_about_the_rest(
@@ -178,13 +182,17 @@ def test_export_streams_a_csv_whose_amounts_sum_to_the_pool(staff_client: Client
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Type"] == "text/csv"
-    assert response["Content-Disposition"] == 'attachment; filename="payouts.csv"'
+    today = timezone.localdate().isoformat()
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="payouts-batch-{batch.pk}-{today}-draft.csv"'
+    )
     rows = csv_rows(response)
     assert [row["contributor_key"] for row in rows] == ["alice", "bob", "carol"]
     assert {row["batch"] for row in rows} == {str(batch.pk)}
     assert {row["currency"] for row in rows} == {"EUR"}
     assert sum(Decimal(row["amount"]) for row in rows) == Decimal("100.00")
-    assert sum(Decimal(row["share"]) for row in rows) == pytest.approx(Decimal(1))
+    assert {row["status"] for row in rows} == {"draft"}
+    assert [row["share"] for row in rows] == ["16.67%", "33.33%", "50.00%"]
 
 
 def test_export_neutralises_names_that_look_like_formulas(staff_client: Client) -> None:

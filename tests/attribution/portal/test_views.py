@@ -159,7 +159,7 @@ def test_credit_lists_value_ci_rank_share_and_payout(
     assert "2.468 to 2.968" in html  # the fake engine's CI is value ± 0.25
     assert "1 of 3" in html
     assert f"{BOB_SHARE * 100:.1f}%" in html
-    assert f"EUR {amount.quantize(Decimal('0.01'))}" in html
+    assert f"€{amount.quantize(Decimal('0.01'))}" in html
     assert "draft" in html
 
 
@@ -259,8 +259,8 @@ def test_statement_shows_value_ci_rank_share_payout_and_policy(
     assert "2.468 to 2.968" in html
     assert "1 of 3" in html
     assert f"{BOB_SHARE * 100:.1f}%" in html
-    assert f"EUR {amount}" in html
-    assert "of the pool of EUR 100.00" in html
+    assert f"€{amount}" in html
+    assert "of the pool of €100.00" in html
     floor_name, _ = describe_policies().policies["floor"]
     assert f"This round's policy: {floor_name}." in html
     assert "paid nothing, and they are not charged either" in html
@@ -288,7 +288,7 @@ def test_statement_of_a_negative_value_says_so(client: Client) -> None:
     html = page(client, f"/credit/{round.pk}/")
 
     assert "Your value is below zero" in html
-    assert "EUR 0.00" in html
+    assert "€0.00" in html
     assert "3 of 3" in html
 
 

@@ -424,7 +424,8 @@ def test_a_contributor_sees_only_their_own_payouts(
 ) -> None:
     batch = add_payouts({ada: "12.3400", bob: "87.6543"})
     listed = results(ada_client.get(API + "payouts/"))
-    assert [(p["contributor"], p["amount"]) for p in listed] == [("ada", "12.3400")]
+    assert [(p["contributor"], p["amount"]) for p in listed] == [("ada", "12.34")]
+    assert listed[0]["amount_minor"] == 1234
     assert listed[0]["currency"] == "EUR"
     assert listed[0]["status"] == "draft"
     bobs = Payout.objects.get(contributor=bob)
