@@ -20,6 +20,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
 from marketplace.models import (
+    ApiKey,
     Contributor,
     DataGroup,
     DataRecord,
@@ -185,6 +186,35 @@ class PayoutBatchAdmin(admin.ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[PayoutBatch]
     ) -> StreamingHttpResponse:
         return payouts_csv_response(queryset)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are listed, searched and revoked here; they are created where the plaintext can be
+    shown once to its owner (the API-keys page, the API, or ``manage.py create_api_key``)."""
+
+    list_display = ("name", "prefix", "owner", "scopes", "created_at", "last_used_at", "state")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "prefix", "owner__username")
+    list_select_related = ("owner",)
+    fields = ("name", "prefix", "owner", "scopes", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "owner", "scopes", "created_at", "last_used_at", "revoked_at")
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # the plaintext would have to be shown to staff, not to the key's owner
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: the row records who had access, and until when
+
+    @admin.display(description="state", boolean=False)
+    def state(self, key: ApiKey) -> str:
+        return "revoked" if key.is_revoked else "active"
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        count = queryset.filter(revoked_at=None).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} key(s).")
 
 
 class _Echo:

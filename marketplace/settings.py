@@ -351,7 +351,7 @@ REST_FRAMEWORK = {
     # live in the default cache (CACHE_URL), shared by every process like the sign-in counters.
     "NUM_PROXIES": NUM_PROXIES,
     "EXCEPTION_HANDLER": "marketplace.api.policy.handle_exception",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "marketplace.api.schema.DocumentedErrorsSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 

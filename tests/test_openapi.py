@@ -329,3 +329,17 @@ def test_too_many_files_to_the_upload_endpoint_are_a_json_400(settings: Settings
 
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
+
+
+def test_every_operation_documents_its_error_responses(spec: dict[str, Any]) -> None:
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            codes = set(operation["responses"])
+            assert {"401", "403", "429"} <= codes, (method, path, codes)
+            if "{" in path:
+                assert "404" in codes, (method, path, codes)
+            error = operation["responses"]["401"]["content"]["application/json"]["schema"]
+            assert error == {"$ref": "#/components/schemas/Error"}
+    start = spec["paths"]["/api/v1/rounds/{id}/start/"]["post"]["responses"]
+    assert start["409"]["description"] == "The round is not a draft."
+    assert "Bearer" in start["401"]["description"]

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from attribution.rounds.services import create_payouts
-from marketplace.models import Contributor, DataGroup, PayoutBatch, User
+from marketplace.models import ApiKey, Contributor, DataGroup, PayoutBatch, User
 from tests.attribution.factories import (
     make_contributor,
     make_group,
@@ -76,6 +76,7 @@ def csv_rows(response: StreamingHttpResponse) -> list[dict[str, str]]:
 
 def test_every_marketplace_model_is_registered() -> None:
     assert MARKETPLACE_MODELS == [
+        ("marketplace", "apikey"),
         ("marketplace", "contributor"),
         ("marketplace", "datagroup"),
         ("marketplace", "modelversion"),
@@ -94,7 +95,22 @@ def test_changelist_and_add_pages_load(
     add = staff_client.get(reverse(f"admin:{app_label}_{model_name}_add"))
 
     assert changelist.status_code == 200
-    assert add.status_code == 200
+    # API keys are created where the plaintext goes to their owner, never in the admin.
+    assert add.status_code == (403 if model_name == "apikey" else 200)
+
+
+def test_api_keys_are_listed_and_revoked_in_the_admin(staff_client: Client) -> None:
+    owner = User.objects.create_user("partner")
+    key, _ = ApiKey.create(owner, "nightly export")
+
+    changelist = staff_client.get(reverse("admin:marketplace_apikey_changelist"))
+    response = post_action(staff_client, "apikey", "revoke", [key.pk])
+
+    assert "nightly export" in changelist.content.decode()
+    assert key.prefix in changelist.content.decode()
+    key.refresh_from_db()
+    assert key.is_revoked
+    assert messages_of(response) == [("info", "Revoked 1 key(s).")]
 
 
 def test_change_pages_with_inlines_load(staff_client: Client) -> None:

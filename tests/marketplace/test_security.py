@@ -291,8 +291,10 @@ PUBLIC = {
     "accounts/password_reset/",
     "accounts/password_reset/done/",
     "accounts/reset/done/",
+    "api/v1/",
     "api/v1/schema/",
     "api/v1/docs/",
+    "api/v1/redoc/",
 }
 
 
