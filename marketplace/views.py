@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from marketplace.forms import DataGroupUploadForm
 from marketplace.models import DataGroup
@@ -112,14 +112,24 @@ def render_upload_form(
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def withdraw(request: HttpRequest, group_id: int) -> HttpResponse:
-    """Withdraw one of the contributor's own data groups."""
+    """GET: a confirmation page saying what withdrawing does to past and future payouts;
+    POST: withdraw one of the contributor's own data groups."""
     group = get_object_or_404(
         DataGroup,
         pk=group_id,
         contributor=request.user.contributor,  # type: ignore[union-attr]
     )
-    withdraw_data_group(group)
-    messages.info(request, f"Withdrew “{group.title}”.")
-    return redirect("data-groups")
+    if group.status == DataGroup.Status.WITHDRAWN:
+        messages.info(request, f"“{group.title}” was already withdrawn.")
+        return redirect("data-groups")
+    if request.method == "POST":
+        withdraw_data_group(group)
+        messages.success(request, f"Withdrew “{group.title}”.")
+        return redirect("data-groups")
+    return render(
+        request,
+        "marketplace/withdraw_confirm.html",
+        {"group": group, "n_records": group.records.count()},
+    )

@@ -342,3 +342,9 @@ def test_staff_cannot_give_consent_for_a_contributor(staff_client: Client) -> No
 
     assert added.status_code == 200
     assert not DataGroup.objects.filter(title="made by staff").exists()
+
+
+def test_the_admin_is_branded_and_links_to_the_round_dashboard(staff_client: Client) -> None:
+    html = staff_client.get(reverse("admin:index")).content.decode()
+    assert "Creditshare admin" in html
+    assert f'href="{reverse("round-dashboard-list")}"' in html

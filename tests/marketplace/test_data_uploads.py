@@ -196,6 +196,31 @@ class TestUploadPage:
         theirs.refresh_from_db()
         assert theirs.status == DataGroup.Status.PENDING
 
+    def test_withdrawing_asks_first_and_says_what_happens_to_payouts(
+        self, signed_in: Client, contributor: Contributor
+    ) -> None:
+        group = create_data_group(
+            contributor, title="scans", consent=True, files=[("a.png", png(6))]
+        )
+        url = reverse("withdraw-data-group", args=[group.pk])
+
+        listing = signed_in.get(reverse("data-groups")).content.decode()
+        confirm = signed_in.get(url)
+        group.refresh_from_db()
+
+        assert f'href="{url}"' in listing  # a link to the confirmation, not a one-click form
+        assert confirm.status_code == 200
+        assert group.status == DataGroup.Status.PENDING  # looking changes nothing
+        html = confirm.content.decode()
+        assert "rounds that start from now on will not use this data" in html
+        assert "Past rounds and payouts stay as they are" in html
+
+        done = signed_in.post(url, follow=True)
+        group.refresh_from_db()
+        assert group.status == DataGroup.Status.WITHDRAWN
+        assert "Withdrew “scans”." in done.content.decode()
+        assert f'href="{url}"' not in done.content.decode()
+
     def test_a_user_without_a_contributor_is_refused(self, client: Client) -> None:
         client.force_login(User.objects.create_user("staffer", password="pw"))
         assert client.get(reverse("upload-data-group")).status_code == 403
