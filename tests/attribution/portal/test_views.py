@@ -294,7 +294,7 @@ def test_statement_shows_value_ci_rank_share_payout_and_policy(
     assert "<strong>2.718</strong>" in html
     assert "2.468 to 2.968" in html
     assert "1 of 3" in html
-    assert f"{BOB_SHARE * 100:.1f}%" in html
+    assert f"Share of the pool</dt><dd><strong>{BOB_SHARE * 100:.2f}%" in html
     assert f"€{amount}" in html
     assert "of the pool of €100.00" in html
     floor_name, _ = describe_policies().policies["floor"]
