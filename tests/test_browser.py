@@ -122,11 +122,7 @@ def test_statement_and_dashboard_render_their_charts(
             tab.open(path)
             tab.page.wait_for_selector(".js-plotly-plot .main-svg", timeout=20_000)
             assert tab.page.locator(".js-plotly-plot").count() >= at_least
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            tab.page.screenshot(path=str(SCREENSHOTS / f"{name}-{viewport}.png"), full_page=True)
-            assert not tab.errors, f"console errors on {path}: {tab.errors}"
-            if name == "statement":  # the dashboard's own layout is not this part
-                tab.check(name)
+            tab.check(name)
             tab.page.close()
 
 
