@@ -21,6 +21,7 @@ from django.core.management import call_command
 
 from attribution.models import ValuationRound
 from marketplace.models import User
+from tests.marketplace.uploads.upload_corpus import png, zip_archive
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(django_settings.BASE_DIR) / "var" / "screenshots"
@@ -65,6 +66,13 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield instance
         instance.close()
+
+
+def archive(seed: int) -> dict[str, Any]:
+    """A zip of two new images (duplicates are refused) and their labels.csv, for an upload."""
+    labels = b"file,label\na.png,3\nb.png,7\n"
+    entries = [("a.png", png(seed)), ("b.png", png(seed + 1)), ("labels.csv", labels)]
+    return {"name": "digits.zip", "mimeType": "application/zip", "buffer": zip_archive(entries)}
 
 
 VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -129,7 +137,7 @@ def test_statement_and_dashboard_render_their_charts(
 def test_a_contributor_reads_earnings_and_a_statement_and_is_asked_before_withdrawing(
     seeded: ValuationRound, live_server: object, browser: object
 ) -> None:
-    for viewport in VIEWPORTS:
+    for seed, viewport in enumerate(VIEWPORTS):
         tab = Tab(browser, live_server, viewport)
         tab.sign_in("c00-clean")  # contributors land on /credit/
         tab.page.wait_for_selector("dl.earnings")
@@ -149,7 +157,18 @@ def test_a_contributor_reads_earnings_and_a_statement_and_is_asked_before_withdr
         assert download.value.suggested_filename.endswith(".csv")
         tab.check("statement")
 
-        tab.open("/data/")
+        tab.page.click("nav.site-nav >> text=My data")
+        tab.page.click("text=Upload a new data group")
+        tab.page.fill("input[name=title]", f"zip from the {viewport}")
+        tab.page.click("label[for=way-zip]")
+        assert tab.page.is_visible("input[name=archive]")
+        assert not tab.page.is_visible("input[name=images]")
+        tab.check("upload")
+        tab.page.set_input_files("input[name=archive]", files=[archive(1000 + 10 * seed)])
+        tab.page.check("input[name=consent]")
+        tab.page.click("button:has-text('Upload')")
+        tab.page.wait_for_selector("text=Uploaded 2 images; the group awaits review.")
+        assert tab.page.is_visible(f"td:has-text('zip from the {viewport}')")
         tab.check("data")
         tab.page.click("text=Withdraw…")
         tab.page.wait_for_selector("text=Past rounds and payouts stay as they are")

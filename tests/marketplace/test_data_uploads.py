@@ -124,6 +124,29 @@ class TestUploadPage:
         listing = signed_in.get(reverse("data-groups"))
         assert b"scans" in listing.content
 
+    def test_the_page_offers_both_ways_as_tabs_with_csv_templates(self, signed_in: Client) -> None:
+        html = signed_in.get(reverse("upload-data-group")).content.decode()
+        assert 'id="way-images" checked' in html
+        assert '<label for="way-zip">A zip with a CSV</label>' in html
+        for name, header in (("labels.csv", b"file,label"), ("captions.csv", b"file,caption")):
+            assert f'href="/static/examples/{name}" download' in html
+            response = signed_in.get(f"/static/examples/{name}")
+            assert b"".join(response.streaming_content).startswith(header + b"\n")
+
+    def test_errors_stand_next_to_their_field_and_the_chosen_way_is_kept(
+        self, signed_in: Client
+    ) -> None:
+        response = signed_in.post(
+            reverse("upload-data-group"), {"title": "", "way": "zip", "consent": ""}
+        )
+        html = response.content.decode()
+        assert response.status_code == 400
+        assert 'id="way-zip" checked' in html  # the tab the contributor was on
+        title = html[html.index('for="id_title"') : html.index('for="way-images"')]
+        assert 'class="field-error">This field is required.' in title
+        consent = html[html.index('name="consent"') :]
+        assert 'class="field-error">This field is required.' in consent[:600]
+
     def test_a_refused_upload_lists_every_problem_and_saves_nothing(
         self, signed_in: Client
     ) -> None:
