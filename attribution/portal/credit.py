@@ -40,6 +40,15 @@ CSV_COLUMNS = (
 )
 
 
+#: Cross-validated R² of the surrogate → what it means for the values, best first.
+FIT_VERDICTS = (
+    (0.9, "a close fit: the values are reliable up to their confidence intervals"),
+    (0.7, "a fair fit: the ranking is sound, small differences between values less so"),
+    (0.5, "a loose fit: treat the values as rough and small differences as noise"),
+    (float("-inf"), "a poor fit: the values are only a rough guide in this round"),
+)
+
+
 @dataclass(frozen=True)
 class PayoutLine:
     """The contributor's amount in a round's payout batch."""
@@ -190,6 +199,16 @@ class Statement:
         if self.raw_efficiency_gap is None or not self.line.n_contributors:
             return "—"
         return format_number(-self.raw_efficiency_gap / self.line.n_contributors)
+
+    @property
+    def fit_verdict(self) -> str | None:
+        """The surrogate's fit in words, from its cross-validated R² (None without one)."""
+        if self.cv_r2 is None:
+            return None
+        for threshold, words in FIT_VERDICTS:
+            if self.cv_r2 >= threshold:
+                return words
+        return FIT_VERDICTS[-1][1]
 
     @property
     def cv_r2_percent(self) -> str:

@@ -470,3 +470,22 @@ def test_sign_out_returns_home(bob_client: Client) -> None:
     assert response.status_code == 302
     assert response["Location"] == "/"
     assert bob_client.get("/credit/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("cv_r2", "verdict"),
+    [(0.9321, "a close fit"), (0.75, "a fair fit"), (0.55, "a loose fit"), (-0.4, "a poor fit")],
+)
+def test_statement_says_how_sure_in_words_and_folds_the_jargon_away(
+    bob_client: Client, round: ValuationRound, cv_r2: float, verdict: str
+) -> None:
+    ValuationRound.objects.filter(pk=round.pk).update(diagnostics={**DIAGNOSTICS, "cv_r2": cv_r2})
+
+    html = page(bob_client, f"/credit/{round.pk}/")
+
+    sure = html[html.index("How sure is this?") : html.index("How this was computed")]
+    assert f"The surrogate model that produced the values is {verdict}" in sure
+    assert "2.468 to 2.968 (95% confidence interval), all of it above zero" in sure
+    jargon = html[html.index("<summary>How this was computed</summary>") :]
+    assert "v(N) − v(∅)" in jargon.split("</details>", 1)[0]
+    assert "cross-validated R²" in jargon.split("</details>", 1)[0]
