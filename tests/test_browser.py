@@ -170,6 +170,14 @@ def test_a_contributor_reads_earnings_and_a_statement_and_is_asked_before_withdr
         tab.page.wait_for_selector("text=Uploaded 2 images; the group awaits review.")
         assert tab.page.is_visible(f"td:has-text('zip from the {viewport}')")
         tab.check("data")
+        tab.page.click("text=clean digits")  # the demo's accepted group: 80 labelled images
+        tab.page.wait_for_selector("ul.thumbnails img")
+        loaded = tab.page.evaluate(
+            "[...document.querySelectorAll('ul.thumbnails img')].every(i => i.naturalWidth > 0)"
+        )
+        assert loaded, "a thumbnail did not load"
+        tab.check("data-group")
+        tab.page.go_back()
         tab.page.click("text=Withdraw…")
         tab.page.wait_for_selector("text=Past rounds and payouts stay as they are")
         tab.check("withdraw")

@@ -244,6 +244,38 @@ class TestUploadPage:
         assert "Withdrew “scans”." in done.content.decode()
         assert f'href="{url}"' not in done.content.decode()
 
+    def test_a_group_page_shows_status_note_and_thumbnails_to_its_contributor_only(
+        self, signed_in: Client, contributor: Contributor, client: Client
+    ) -> None:
+        group = create_data_group(
+            contributor,
+            title="scans",
+            consent=True,
+            files=[("a.png", png(8)), ("b.png", png(9))],
+            labels={"a.png": "3", "b.png": "4"},
+        )
+        DataGroup.objects.filter(pk=group.pk).update(review_note="Two images are blurry.")
+        record = group.records.order_by("pk").first()
+
+        html = signed_in.get(reverse("data-group", args=[group.pk])).content.decode()
+        image = signed_in.get(reverse("record-image", args=[record.pk]))
+
+        assert "Review note:</strong> Two images are blurry." in html
+        assert "Pending review" in html
+        assert html.count('<img src="/data/images/') == 2
+        assert "Label: 3" in html
+        assert image.status_code == 200
+        assert b"".join(image.streaming_content).startswith(b"\x89PNG")
+        assert f'href="/data/{group.pk}/"' in signed_in.get(reverse("data-groups")).content.decode()
+        other = Client()
+        other.force_login(
+            User.objects.create_user(
+                "bob", contributor=Contributor.objects.create(key="bob", name="Bob")
+            )
+        )
+        assert other.get(reverse("data-group", args=[group.pk])).status_code == 404
+        assert other.get(reverse("record-image", args=[record.pk])).status_code == 404
+
     def test_a_user_without_a_contributor_is_refused(self, client: Client) -> None:
         client.force_login(User.objects.create_user("staffer", password="pw"))
         assert client.get(reverse("upload-data-group")).status_code == 403
