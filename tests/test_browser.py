@@ -172,8 +172,10 @@ def test_a_contributor_reads_earnings_and_a_statement_and_is_asked_before_withdr
         tab.check("data")
         tab.page.click("text=clean digits")  # the demo's accepted group: 80 labelled images
         tab.page.wait_for_selector("ul.thumbnails img")
+        tab.page.wait_for_load_state("load")  # every thumbnail fetched (they are not lazy)
         loaded = tab.page.evaluate(
-            "[...document.querySelectorAll('ul.thumbnails img')].every(i => i.naturalWidth > 0)"
+            "[...document.querySelectorAll('ul.thumbnails img')]"
+            ".every(image => image.complete && image.naturalWidth > 0)"
         )
         assert loaded, "a thumbnail did not load"
         tab.check("data-group")
