@@ -20,6 +20,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
 from marketplace.models import (
+    ApiKey,
     Contributor,
     DataGroup,
     DataRecord,
@@ -27,7 +28,7 @@ from marketplace.models import (
     PayoutBatch,
     User,
 )
-from marketplace.payouts import csv_safe, to_minor_unit
+from marketplace.payouts import csv_safe, format_money, format_share, to_minor_unit
 
 
 @admin.register(User)
@@ -114,19 +115,28 @@ class DataGroupAdmin(admin.ModelAdmin):
 class PayoutInline(admin.TabularInline):
     model = Payout
     extra = 0
-    fields = ("contributor", "amount", "share")
+    fields = ("contributor", "amount_display", "share_display")
     readonly_fields = fields
     can_delete = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Payout]:
-        return super().get_queryset(request).select_related("contributor")  # no query per row
+        # No query per row: the contributor and the batch's currency come with the payout.
+        return super().get_queryset(request).select_related("contributor", "batch")
+
+    @admin.display(description="amount")
+    def amount_display(self, payout: Payout) -> str:
+        return format_money(payout.amount, payout.batch.currency)
+
+    @admin.display(description="share of the pool")
+    def share_display(self, payout: Payout) -> str:
+        return format_share(payout.share)
 
 
 @admin.register(PayoutBatch)
 class PayoutBatchAdmin(admin.ModelAdmin):
-    list_display = ("pk", "pool", "currency", "negative_policy", "status", "created_at")
+    list_display = ("pk", "pool_display", "negative_policy", "status", "created_at")
     readonly_fields = (
-        "pool",
+        "pool_display",
         "currency",
         "negative_policy",
         "clipped_mass",
@@ -136,6 +146,10 @@ class PayoutBatchAdmin(admin.ModelAdmin):
     )
     inlines = [PayoutInline]
     actions = ["approve", "export_csv"]
+
+    @admin.display(description="pool", ordering="pool")
+    def pool_display(self, batch: PayoutBatch) -> str:
+        return format_money(batch.pool, batch.currency)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and obj.status != PayoutBatch.Status.DRAFT:
@@ -174,24 +188,90 @@ class PayoutBatchAdmin(admin.ModelAdmin):
         return payouts_csv_response(queryset)
 
 
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are listed, searched and revoked here; they are created where the plaintext can be
+    shown once to its owner (the API-keys page, the API, or ``manage.py create_api_key``)."""
+
+    list_display = ("name", "prefix", "owner", "scopes", "created_at", "last_used_at", "state")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "prefix", "owner__username")
+    list_select_related = ("owner",)
+    fields = ("name", "prefix", "owner", "scopes", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "owner", "scopes", "created_at", "last_used_at", "revoked_at")
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # the plaintext would have to be shown to staff, not to the key's owner
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: the row records who had access, and until when
+
+    @admin.display(description="state", boolean=False)
+    def state(self, key: ApiKey) -> str:
+        return "revoked" if key.is_revoked else "active"
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        count = queryset.filter(revoked_at=None).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} key(s).")
+
+
 class _Echo:
     def write(self, value: str) -> str:
         return value
 
 
+CSV_HEADER = [
+    "batch",
+    "status",
+    "round",
+    "contributor_key",
+    "contributor_name",
+    "currency",
+    "amount",
+    "share",
+]
+
+
 def payouts_csv_rows(batches: QuerySet[PayoutBatch]) -> Iterator[list[str]]:
-    """Header and one row per payout; names are neutralised against formula injection."""
-    yield ["batch", "contributor_key", "contributor_name", "currency", "amount", "share"]
+    """Header and one row per payout; names are neutralised against formula injection.
+
+    ``status`` tells a draft export from an approved one; ``round`` is the title of the round
+    the batch pays (empty if none); ``share`` is the share of the pool in percent ("12.34%").
+    """
+    yield CSV_HEADER
     payouts = Payout.objects.filter(batch__in=batches).select_related("contributor", "batch")
+    rounds = _round_titles(batches)
     for payout in payouts.order_by("batch_id", "contributor__key").iterator():
         yield [
             str(payout.batch_id),
+            payout.batch.status,
+            csv_safe(rounds.get(payout.batch_id, "")),
             csv_safe(payout.contributor.key),
             csv_safe(payout.contributor.name),
             payout.batch.currency,
             _plain_amount(payout.amount, payout.batch.currency),
-            str(payout.share),
+            format_share(payout.share),
         ]
+
+
+def _round_titles(batches: QuerySet[PayoutBatch]) -> dict[int, str]:
+    """Batch id → title of the round it pays, through the round's reverse accessor (``round``;
+    this app names no attribution model)."""
+    rows = PayoutBatch.objects.filter(pk__in=batches.values("pk"), round__isnull=False)
+    return dict(rows.values_list("pk", "round__title"))
+
+
+def csv_filename(batches: QuerySet[PayoutBatch]) -> str:
+    """``payouts-batch-7-2026-12-01-draft.csv`` for one batch; ``payouts-3-batches-<date>.csv``
+    for several, so a draft export is never mistaken for the approved one."""
+    today = timezone.localdate().isoformat()
+    rows = list(batches.order_by("pk").values_list("pk", "status")[:2])
+    if len(rows) == 1:
+        pk, status = rows[0]
+        return f"payouts-batch-{pk}-{today}-{status}.csv"
+    return f"payouts-{batches.count()}-batches-{today}.csv"
 
 
 def _plain_amount(amount: Decimal, currency: str) -> str:
@@ -205,5 +285,5 @@ def payouts_csv_response(batches: QuerySet[PayoutBatch]) -> StreamingHttpRespons
     response = StreamingHttpResponse(
         (writer.writerow(row) for row in payouts_csv_rows(batches)), content_type="text/csv"
     )
-    response["Content-Disposition"] = 'attachment; filename="payouts.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{csv_filename(batches)}"'
     return response

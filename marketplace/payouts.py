@@ -33,6 +33,7 @@ from __future__ import annotations
 import enum
 import math
 import numbers
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation
@@ -47,6 +48,7 @@ __all__ = [
     "csv_safe",
     "format_amount",
     "format_money",
+    "format_share",
 ]
 
 #: Significant digits kept for the reported shares and clipped mass (amounts are always exact).
@@ -169,8 +171,19 @@ def allocate_pool(
     )
 
 
-def format_amount(amount: Decimal, currency: str, *, minor_unit_exponent: int | None = None) -> str:
-    """Render an amount for display, e.g. ``format_amount(Decimal("12.30"), "EUR") == "EUR 12.30"``.
+def format_amount(
+    amount: Decimal,
+    currency: str,
+    *,
+    minor_unit_exponent: int | None = None,
+    locale: str | None = None,
+) -> str:
+    """Render an amount for people, e.g. ``format_amount(Decimal("-1234.5"), "EUR",
+    minor_unit_exponent=2) == "−€1,234.50"``.
+
+    The number gets the locale's thousands and decimal separators, a real minus sign (U+2212)
+    and the currency's symbol where it is unambiguous (€, £, ¥, $ for USD, ₹), else its ISO code;
+    a no-break space keeps code and number on one line. See ``MONEY_LOCALES``.
 
     Args:
         amount: The amount, in major units. Shown with exactly its own decimal places unless
@@ -178,6 +191,8 @@ def format_amount(amount: Decimal, currency: str, *, minor_unit_exponent: int | 
         currency: ISO 4217 code (three letters; lower case is accepted and upper-cased).
         minor_unit_exponent: If given, show exactly this many decimal places; an amount finer
             than that is refused rather than silently rounded.
+        locale: A language code such as ``"en-us"`` or ``"de"``; None means the active Django
+            language when Django is loaded, else ``DEFAULT_LOCALE``.
 
     Raises:
         PayoutError: If the amount is not a finite Decimal, the currency is not three letters,
@@ -191,24 +206,88 @@ def format_amount(amount: Decimal, currency: str, *, minor_unit_exponent: int | 
     if minor_unit_exponent is not None:
         exponent = _check_exponent(minor_unit_exponent)
         amount = _units_to_decimal(_to_units(Fraction(amount), exponent, "amount"), exponent)
-    return f"{code} {amount:f}"
+    style = _money_style(locale)
+    whole, _, decimals = f"{abs(amount):f}".partition(".")
+    grouped = style.group.join(_groups_of_three(whole))
+    number = f"{grouped}{style.decimal}{decimals}" if decimals else grouped
+    symbol = _CURRENCY_SYMBOLS.get(code)
+    if style.symbol_after:
+        text = f"{number}\N{NO-BREAK SPACE}{symbol or code}"
+    elif symbol is not None:
+        text = f"{symbol}{number}"
+    else:
+        text = f"{code}\N{NO-BREAK SPACE}{number}"
+    return f"\N{MINUS SIGN}{text}" if amount < 0 else text
 
 
-def format_money(amount: Decimal, currency: str) -> str:
-    """The site's one way to show money: the currency's minor unit (``EUR 100.00``) when the
-    amount is a whole number of minor units, else every digit it has (a pool stored finer than
-    a cent is shown as stored, never silently rounded).
+def format_money(amount: Decimal, currency: str, *, locale: str | None = None) -> str:
+    """The site's one way to show money: exactly the currency's minor unit (``€100.00``,
+    ``¥667``, ``BHD 7.000``) when the amount is a whole number of minor units, else every digit
+    it has (a pool stored finer than a cent is shown as stored, never silently rounded).
 
     Raises:
-        PayoutError: As ``format_amount``, or the currency has no known minor unit.
+        PayoutError: As ``format_amount``.
     """
-    exponent = minor_unit_exponent(currency)
+    exponent = minor_unit_exponent(currency) if isinstance(currency, str) else 2
     if not isinstance(amount, Decimal) or not amount.is_finite():
         raise PayoutError(f"amount must be a finite Decimal, got {amount!r}")
     quantized = amount.quantize(Decimal(1).scaleb(-exponent))
     if quantized != amount:
-        return format_amount(amount.normalize(), currency)
-    return format_amount(quantized, currency, minor_unit_exponent=exponent)
+        return format_amount(amount.normalize(), currency, locale=locale)
+    return format_amount(quantized, currency, minor_unit_exponent=exponent, locale=locale)
+
+
+def format_share(share: Decimal | float | None, *, places: int = 2) -> str:
+    """A share of the pool as a percentage, e.g. ``format_share(Decimal("0.1234")) == "12.34%"``;
+    an em dash for None. Display only: payouts keep the exact share."""
+    if share is None:
+        return "—"
+    percent = Decimal(share) * 100 if isinstance(share, float) else share * 100
+    text = f"{abs(percent):.{places}f}%"
+    return f"\N{MINUS SIGN}{text}" if percent < 0 and text.strip("0.%") else text
+
+
+@dataclass(frozen=True)
+class MoneyStyle:
+    """How one locale writes money: separators and where the currency goes."""
+
+    group: str
+    decimal: str
+    symbol_after: bool
+
+
+#: Language (the part before "-") → how it writes money; others use ``DEFAULT_LOCALE``'s.
+MONEY_LOCALES = {
+    "en": MoneyStyle(group=",", decimal=".", symbol_after=False),
+    "ja": MoneyStyle(group=",", decimal=".", symbol_after=False),
+    "de": MoneyStyle(group=".", decimal=",", symbol_after=True),
+    "es": MoneyStyle(group=".", decimal=",", symbol_after=True),
+    "it": MoneyStyle(group=".", decimal=",", symbol_after=True),
+    "fr": MoneyStyle(group="\N{NARROW NO-BREAK SPACE}", decimal=",", symbol_after=True),
+}
+DEFAULT_LOCALE = "en"
+
+# Symbols that name one currency only; other dollars, francs, crowns… keep their ISO code.
+_CURRENCY_SYMBOLS = {"EUR": "€", "GBP": "£", "JPY": "¥", "USD": "$", "INR": "₹"}
+
+
+def _money_style(locale: str | None) -> MoneyStyle:
+    """The style of ``locale``, or of the active Django language when ``locale`` is None.
+
+    Django is only consulted when the host process has already imported its translation
+    machinery, so this module stays usable (and importable) without Django.
+    """
+    if locale is None:
+        translation = sys.modules.get("django.utils.translation")
+        locale = (translation.get_language() if translation is not None else None) or ""
+    language = locale.lower().replace("_", "-").split("-", 1)[0]
+    return MONEY_LOCALES.get(language, MONEY_LOCALES[DEFAULT_LOCALE])
+
+
+def _groups_of_three(digits: str) -> list[str]:
+    """``"1234567"`` → ``["1", "234", "567"]``."""
+    head = len(digits) % 3 or 3
+    return [digits[:head]] + [digits[index : index + 3] for index in range(head, len(digits), 3)]
 
 
 def csv_safe(text: str) -> str:

@@ -351,7 +351,7 @@ REST_FRAMEWORK = {
     # live in the default cache (CACHE_URL), shared by every process like the sign-in counters.
     "NUM_PROXIES": NUM_PROXIES,
     "EXCEPTION_HANDLER": "marketplace.api.policy.handle_exception",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "marketplace.api.schema.DocumentedErrorsSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -359,9 +359,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Creditshare API",
     "DESCRIPTION": (
         "Contributors, data groups, model versions, valuation rounds, their values and payouts. "
-        "Authenticate with a session (browser) or a header `Authorization: Api-Key "
-        "<prefix>.<secret>`. The schema and these docs are public; every operation needs "
-        "authentication."
+        "Authenticate with a session (browser) or an API key from the site's API keys page "
+        "(/settings/api-keys/), sent as `Authorization: Bearer <prefix>.<secret>` (or "
+        "`Authorization: Api-Key <prefix>.<secret>`). The schema and these docs are public; every "
+        "operation needs authentication. Getting started: /api/v1/."
     ),
     "VERSION": "1.0.0",
     "SCHEMA_PATH_PREFIX": "/api/v1/",

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from marketplace.forms import DataGroupUploadForm
-from marketplace.models import DataGroup
+from marketplace.models import DataGroup, DataRecord
 from marketplace.services import create_data_group, withdraw_data_group
 from marketplace.uploads.images import UploadRejected
 from marketplace.uploads.limits import DEFAULT_LIMITS, format_bytes
@@ -47,6 +47,41 @@ def list_data_groups(request: HttpRequest) -> HttpResponse:
         return HttpResponseForbidden("Your account does not act for a contributor.")
     groups = DataGroup.objects.filter(contributor=contributor).prefetch_related("records")
     return render(request, "marketplace/data_groups.html", {"groups": groups})
+
+
+#: Thumbnails on a data group's page; the rest are counted, not shown (a group can hold 10,000).
+MAX_THUMBNAILS = 60
+
+
+@login_required
+def show_data_group(request: HttpRequest, group_id: int) -> HttpResponse:
+    """One of the contributor's data groups: review status and note, thumbnails with labels."""
+    group = get_object_or_404(
+        DataGroup,
+        pk=group_id,
+        contributor=request.user.contributor,  # type: ignore[union-attr]
+    )
+    records = group.records.order_by("pk")
+    context = {
+        "group": group,
+        "records": records[:MAX_THUMBNAILS],
+        "n_records": records.count(),
+        "max_thumbnails": MAX_THUMBNAILS,
+    }
+    return render(request, "marketplace/data_group.html", context)
+
+
+@login_required
+def show_record_image(request: HttpRequest, record_id: int) -> FileResponse:
+    """A record's image, to its own contributor only (media files are not public)."""
+    record = get_object_or_404(
+        DataRecord,
+        pk=record_id,
+        group__contributor=request.user.contributor,  # type: ignore[union-attr]
+    )
+    response = FileResponse(record.image.open("rb"), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @login_required
@@ -112,14 +147,24 @@ def render_upload_form(
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def withdraw(request: HttpRequest, group_id: int) -> HttpResponse:
-    """Withdraw one of the contributor's own data groups."""
+    """GET: a confirmation page saying what withdrawing does to past and future payouts;
+    POST: withdraw one of the contributor's own data groups."""
     group = get_object_or_404(
         DataGroup,
         pk=group_id,
         contributor=request.user.contributor,  # type: ignore[union-attr]
     )
-    withdraw_data_group(group)
-    messages.info(request, f"Withdrew “{group.title}”.")
-    return redirect("data-groups")
+    if group.status == DataGroup.Status.WITHDRAWN:
+        messages.info(request, f"“{group.title}” was already withdrawn.")
+        return redirect("data-groups")
+    if request.method == "POST":
+        withdraw_data_group(group)
+        messages.success(request, f"Withdrew “{group.title}”.")
+        return redirect("data-groups")
+    return render(
+        request,
+        "marketplace/withdraw_confirm.html",
+        {"group": group, "n_records": group.records.count()},
+    )

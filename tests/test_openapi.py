@@ -86,10 +86,11 @@ def test_the_schema_is_valid_openapi_3(spec: dict[str, Any]) -> None:
 
 def test_the_schema_describes_the_api_key_scheme(spec: dict[str, Any]) -> None:
     schemes = spec["components"]["securitySchemes"]
+    # HTTP bearer: Swagger UI's Authorize dialog takes the bare key and sends "Bearer <key>".
     assert schemes["ApiKeyAuth"] | {"description": ""} == {
-        "type": "apiKey",
-        "in": "header",
-        "name": "Authorization",
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "<prefix>.<secret>",
         "description": "",
     }
     assert "Api-Key" in schemes["ApiKeyAuth"]["description"]
@@ -328,3 +329,17 @@ def test_too_many_files_to_the_upload_endpoint_are_a_json_400(settings: Settings
 
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
+
+
+def test_every_operation_documents_its_error_responses(spec: dict[str, Any]) -> None:
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            codes = set(operation["responses"])
+            assert {"401", "403", "429"} <= codes, (method, path, codes)
+            if "{" in path:
+                assert "404" in codes, (method, path, codes)
+            error = operation["responses"]["401"]["content"]["application/json"]["schema"]
+            assert error == {"$ref": "#/components/schemas/Error"}
+    start = spec["paths"]["/api/v1/rounds/{id}/start/"]["post"]["responses"]
+    assert start["409"]["description"] == "The round is not a draft."
+    assert "Bearer" in start["401"]["description"]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
 
 from attribution.models import ContributorValue, ValuationRound
+from marketplace.api.serializers import MinorUnitsField, MoneyField
 from marketplace.models import Contributor, ModelVersion
+from marketplace.payouts import minor_unit_exponent
 
 # Bounds of the database columns: larger numbers are a 400, not a database error.
 MAX_POSITIVE_INT = 2**31 - 1
@@ -24,6 +27,16 @@ class RoundSerializer(serializers.ModelSerializer):
     )
     baseline = serializers.FloatField(
         read_only=True, allow_null=True, help_text="v(∅): utility with no contributor's data."
+    )
+    pool = MoneyField(
+        currency_source="currency",
+        help_text="Money shared by the round's payouts: a decimal string with exactly the "
+        'currency\'s minor units, e.g. "10000.00".',
+    )
+    pool_minor = MinorUnitsField(
+        source="pool",
+        currency_source="currency",
+        help_text="The pool in the currency's minor units (cents), e.g. 1000000.",
     )
     n_contributors = serializers.IntegerField(
         read_only=True, help_text="How many contributors the round values."
@@ -48,6 +61,7 @@ class RoundSerializer(serializers.ModelSerializer):
             "n_bootstrap",
             "seed",
             "pool",
+            "pool_minor",
             "currency",
             "negative_policy",
             "grand_value",
@@ -122,7 +136,23 @@ class RoundCreateSerializer(serializers.ModelSerializer):
         problem = draft.budget_problem(len(attrs["contributors"]))
         if problem:
             raise serializers.ValidationError({"budget": problem})
+        self._check_pool(attrs)
         return attrs
+
+    def _check_pool(self, attrs: dict[str, Any]) -> None:
+        """A pool finer than the currency's minor unit could never be paid out exactly."""
+        pool = attrs.get("pool")
+        if pool is None:
+            return
+        currency = attrs.get("currency") or ValuationRound._meta.get_field("currency").default
+        places = minor_unit_exponent(str(currency))
+        if pool != pool.quantize(Decimal(1).scaleb(-places)):
+            raise serializers.ValidationError(
+                {
+                    "pool": f"Give the pool in whole minor units of {currency}: at most {places} "
+                    "decimal places."
+                }
+            )
 
     def validate_contributors(self, contributors: list[Contributor]) -> list[Contributor]:
         if len({contributor.pk for contributor in contributors}) != len(contributors):

@@ -81,71 +81,93 @@ def bin_values(values: Sequence[float], *, max_bins: int = MAX_BINS) -> Bins:
     return Bins(edges=edges, counts=[int(count) for count in counts], step=step)
 
 
-def history_figure(
-    *,
-    dates: Sequence[str],
-    shares: Sequence[float | None],
-    titles: Sequence[str],
-    values: Sequence[float],
-    units: Sequence[str],
-) -> go.Figure:
-    """A contributor's share of each round's total value, round after round.
+#: Colours of the history chart's metrics (colour-blind safe, ≥ 3:1 on white).
+METRIC_COLOURS = ("#2f6f5e", "#8a4fbe", "#c0392b", "#1f6fb2", "#b26a00", "#4b5563")
 
-    Shares rather than values are plotted because rounds measure different metrics in different
-    units; a share (value ÷ (v(N) − v(∅))) is comparable across them. The hover text gives each
-    round's value in its own unit.
 
-    Args:
-        dates: When each round finished, ISO 8601 (``"2026-05-01"`` or a full timestamp).
-        shares: The contributor's share of each round's total value as a fraction (0.25 = 25%),
-            or None where a round's total was zero; such rounds are left out of the line.
-        titles: Round titles (plain text; escaped here).
-        values: The contributor's value in each round, in that round's unit.
-        units: The unit of each round's values (e.g. ``"nats"``).
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One round on the history chart.
 
-    Raises:
-        ValueError: If the sequences differ in length.
+    Attributes:
+        title: The round's title (plain text; escaped here).
+        date: When it finished, ISO 8601 (``"2026-05-01"`` or a full timestamp).
+        metric: The metric's name, e.g. ``"Inception Score"``; rounds are grouped by it.
+        pool_share: The contributor's share of the round's pool as a fraction (0.25 = 25%), or
+            None where the pool could not be shared; such rounds are left out.
+        payout: The payout as displayed (``"€12.34"``), or None before a payout batch.
     """
-    if not len(dates) == len(shares) == len(titles) == len(values) == len(units):
-        raise ValueError("dates, shares, titles, values and units must have the same length")
-    points = [
-        (date, share * 100.0, _history_hover(date, share, title, value, unit))
-        for date, share, title, value, unit in zip(
-            dates, shares, titles, values, units, strict=True
+
+    title: str
+    date: str
+    metric: str
+    pool_share: float | None
+    payout: str | None = None
+
+
+def history_figure(points: Sequence[HistoryPoint]) -> go.Figure:
+    """A contributor's share of the pool, round after round: one labelled point per round.
+
+    Rounds are categories on the x axis (title and date under each point), oldest first, so a
+    single day's rounds never become millisecond ticks; each metric is its own trace and colour,
+    and a line joins only rounds on the same metric.
+    """
+    shown = [point for point in points if point.pool_share is not None]
+    labels = _unique([f"{html.escape(p.title)}<br>{html.escape(p.date[:10])}" for p in shown])
+    figure = go.Figure()
+    metrics = list(dict.fromkeys(point.metric for point in shown))
+    for index, metric in enumerate(metrics):
+        mine = [(label, p) for label, p in zip(labels, shown, strict=True) if p.metric == metric]
+        colour = METRIC_COLOURS[index % len(METRIC_COLOURS)]
+        figure.add_trace(
+            go.Scatter(
+                x=[label for label, _ in mine],
+                y=[(p.pool_share or 0.0) * 100.0 for _, p in mine],
+                hovertext=[_history_hover(p) for _, p in mine],
+                hovertemplate="%{hovertext}<extra></extra>",
+                mode="lines+markers" if len(mine) > 1 else "markers",
+                name=html.escape(metric),
+                line={"color": colour},
+                marker={"size": 11, "color": colour},
+            )
         )
-        if share is not None
-    ]
-    figure = go.Figure(
-        go.Scatter(
-            x=[date for date, _, _ in points],
-            y=[percent for _, percent, _ in points],
-            hovertext=[hover for _, _, hover in points],
-            hovertemplate="%{hovertext}<extra></extra>",
-            mode="lines+markers",
-            name="Your share",
-            line={"color": ACCENT},
-            marker={"size": 9, "color": ACCENT},
-        )
-    )
     figure.update_layout(
         template=TEMPLATE,
-        title={"text": "Your share of each round's total value"},
-        xaxis={"title": {"text": "Round finished (date)"}, "type": "date"},
+        title={"text": "Your share of the pool, round by round"},
+        xaxis={
+            "title": {"text": "Round (finished)"},
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": labels,
+        },
         yaxis={
-            "title": {"text": "Share of the round's total value (%)"},
-            "zeroline": True,
+            "title": {"text": "Share of the pool (%)"},
+            "rangemode": "tozero",
             "ticksuffix": "%",
         },
-        showlegend=False,
-        margin={"l": 70, "r": 20, "t": 60, "b": 60},
+        showlegend=True,
+        legend={"orientation": "h", "y": -0.35, "title": {"text": "Metric"}},
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
     )
     return figure
 
 
-def _history_hover(date: str, share: float, title: str, value: float, unit: str) -> str:
+def _unique(labels: list[str]) -> list[str]:
+    """Make category labels unique (two rounds with one title on one day stay two points)."""
+    seen: dict[str, int] = {}
+    result = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        result.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return result
+
+
+def _history_hover(point: HistoryPoint) -> str:
+    share = (point.pool_share or 0.0) * 100
+    payout = f"<br>Payout: {html.escape(point.payout)}" if point.payout else ""
     return (
-        f"<b>{html.escape(title)}</b><br>Finished {html.escape(date[:10])}<br>"
-        f"Value: {format_number(value)} {html.escape(unit)}<br>Share: {share * 100:.1f}%"
+        f"<b>{html.escape(point.title)}</b><br>Finished {html.escape(point.date[:10])}<br>"
+        f"Metric: {html.escape(point.metric)}<br>Share of the pool: {share:.2f}%{payout}"
     )
 
 

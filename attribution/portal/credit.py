@@ -13,13 +13,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 
 from attribution.models import ContributorValue, ValuationRound
 from attribution.portal.charts import format_number
 from attribution.portal.explanations import MetricExplanation, explain_metric
 from marketplace.models import Contributor, Payout, PayoutBatch
-from marketplace.payouts import format_money, to_minor_unit
+from marketplace.payouts import NegativeValuePolicy, format_money, format_share, to_minor_unit
 
 #: Column order of the statement CSV.
 CSV_COLUMNS = (
@@ -34,8 +34,18 @@ CSV_COLUMNS = (
     "rank",
     "n_contributors",
     "share",
+    "share_of_pool",
     "payout",
     "currency",
+)
+
+
+#: Cross-validated R² of the surrogate → what it means for the values, best first.
+FIT_VERDICTS = (
+    (0.9, "a close fit: the values are reliable up to their confidence intervals"),
+    (0.7, "a fair fit: the ranking is sound, small differences between values less so"),
+    (0.5, "a loose fit: treat the values as rough and small differences as noise"),
+    (float("-inf"), "a poor fit: the values are only a rough guide in this round"),
 )
 
 
@@ -62,7 +72,7 @@ class PayoutLine:
     @property
     def pool_share_display(self) -> str:
         """The contributor's part of the pool after the negative-value policy, e.g. ``"33.33%"``."""
-        return f"{self.pool_share * 100:.2f}%"
+        return format_share(self.pool_share)
 
     @property
     def exact(self) -> Decimal:
@@ -83,6 +93,8 @@ class CreditLine:
     n_contributors: int
     share: float | None
     payout: PayoutLine | None
+    positive_total: float | None = None
+    n_negative: int = 0
 
     @property
     def metric(self) -> MetricExplanation:
@@ -116,7 +128,34 @@ class CreditLine:
 
     @property
     def share_display(self) -> str:
+        """The share of the round's total value v(N) − v(∅) (the CSV's ``share``)."""
         return "—" if self.share is None else f"{self.share * 100:.1f}%"
+
+    @property
+    def pool_share(self) -> Decimal | None:
+        """The one share the portal shows: the contributor's share of the round's pool.
+
+        From the payout batch when there is one; before that, what the batch would give under
+        the round's policy: max(value, 0) ÷ the sum of the positive values (None under
+        ``reject`` when any value is negative, or when nobody's value is positive).
+        """
+        if self.payout is not None:
+            return self.payout.pool_share
+        if not self.positive_total or self.positive_total <= 0:
+            return None
+        if self.round.negative_policy == NegativeValuePolicy.REJECT and self.n_negative:
+            return None
+        return Decimal(max(self.value, 0.0)) / Decimal(self.positive_total)
+
+    @property
+    def pool_share_display(self) -> str:
+        """E.g. ``"12.34%"``, or an em dash when the pool cannot be shared."""
+        return format_share(self.pool_share)
+
+    @property
+    def pool_share_is_final(self) -> bool:
+        """True once a payout batch fixed the share; before that it is what a batch would give."""
+        return self.payout is not None
 
 
 @dataclass(frozen=True)
@@ -162,6 +201,16 @@ class Statement:
         return format_number(-self.raw_efficiency_gap / self.line.n_contributors)
 
     @property
+    def fit_verdict(self) -> str | None:
+        """The surrogate's fit in words, from its cross-validated R² (None without one)."""
+        if self.cv_r2 is None:
+            return None
+        for threshold, words in FIT_VERDICTS:
+            if self.cv_r2 >= threshold:
+                return words
+        return FIT_VERDICTS[-1][1]
+
+    @property
     def cv_r2_percent(self) -> str:
         return "—" if self.cv_r2 is None else f"{max(self.cv_r2, 0.0) * 100:.0f}%"
 
@@ -180,6 +229,7 @@ class Statement:
             line.rank,
             line.n_contributors,
             _plain(line.share),
+            "" if line.pool_share is None else str(line.pool_share),
             "" if line.payout is None else str(line.payout.exact),
             self.round.currency,
         ]
@@ -213,7 +263,8 @@ def collect_credit(contributor: Contributor) -> list[CreditLine]:
     """One line per succeeded round the contributor was valued in, newest first."""
     rows = list(succeeded_values(contributor))
     payouts = _payouts(contributor, [row.round.payout_batch_id for row in rows])
-    lines = [_line(row, payouts.get(row.round.payout_batch_id)) for row in rows]
+    totals = _positive_totals([row.round for row in rows])
+    lines = [_line(row, payouts.get(row.round.payout_batch_id), totals) for row in rows]
     return sorted(lines, key=lambda line: (line.finished_at, line.round.pk), reverse=True)
 
 
@@ -223,7 +274,55 @@ def find_credit(contributor: Contributor, round_id: int) -> CreditLine | None:
     if row is None:
         return None
     payouts = _payouts(contributor, [row.round.payout_batch_id])
-    return _line(row, payouts.get(row.round.payout_batch_id))
+    return _line(row, payouts.get(row.round.payout_batch_id), _positive_totals([row.round]))
+
+
+@dataclass(frozen=True)
+class EarningsTotal:
+    """The contributor's payouts in one currency, across every round."""
+
+    currency: str
+    pending: Decimal
+    approved: Decimal
+
+    @property
+    def lifetime(self) -> Decimal:
+        return self.pending + self.approved
+
+    @property
+    def pending_display(self) -> str:
+        return format_money(to_minor_unit(self.pending, self.currency), self.currency)
+
+    @property
+    def approved_display(self) -> str:
+        return format_money(to_minor_unit(self.approved, self.currency), self.currency)
+
+    @property
+    def lifetime_display(self) -> str:
+        return format_money(to_minor_unit(self.lifetime, self.currency), self.currency)
+
+
+def summarise_earnings(contributor: Contributor) -> list[EarningsTotal]:
+    """Pending (draft batches, awaiting approval), approved and lifetime (both) payouts, one
+    entry per currency the contributor was ever paid in (usually one), in one query."""
+    rows = (
+        Payout.objects.filter(contributor=contributor)
+        .values("batch__currency", "batch__status")
+        .annotate(total=Sum("amount"))
+        .order_by("batch__currency")
+    )
+    sums: dict[str, dict[str, Decimal]] = {}
+    for row in rows:
+        by_status = sums.setdefault(row["batch__currency"], {})
+        by_status[row["batch__status"]] = row["total"] or Decimal(0)
+    return [
+        EarningsTotal(
+            currency=currency,
+            pending=by_status.get(PayoutBatch.Status.DRAFT, Decimal(0)),
+            approved=by_status.get(PayoutBatch.Status.APPROVED, Decimal(0)),
+        )
+        for currency, by_status in sums.items()
+    ]
 
 
 def build_statement(line: CreditLine) -> Statement:
@@ -253,7 +352,26 @@ def round_values(round: ValuationRound) -> list[float]:
     return sorted(ContributorValue.objects.filter(round=round).values_list("value", flat=True))
 
 
-def _line(row: ContributorValue, payout: PayoutLine | None) -> CreditLine:
+def _positive_totals(rounds: list[ValuationRound]) -> dict[int, tuple[float, int]]:
+    """Round id → (sum of the positive values, number of negative values), in one query."""
+    rows = (
+        ContributorValue.objects.filter(round__in=[round.pk for round in rounds])
+        .order_by()
+        .values("round")
+        .annotate(
+            positive=Sum("value", filter=Q(value__gt=0)),
+            negative=Count("pk", filter=Q(value__lt=0)),
+        )
+    )
+    return {row["round"]: (row["positive"] or 0.0, row["negative"]) for row in rows}
+
+
+def _line(
+    row: ContributorValue,
+    payout: PayoutLine | None,
+    totals: dict[int, tuple[float, int]] | None = None,
+) -> CreditLine:
+    positive, negative = (totals or {}).get(row.round_id, (None, 0))
     return CreditLine(
         round=row.round,
         value=row.value,
@@ -264,6 +382,8 @@ def _line(row: ContributorValue, payout: PayoutLine | None) -> CreditLine:
         n_contributors=row.n_contributors,  # type: ignore[attr-defined]
         share=row.share,
         payout=payout,
+        positive_total=positive,
+        n_negative=negative,
     )
 
 

@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from attribution.figures import figure_json
-from attribution.portal.charts import distribution_figure, history_figure
+from attribution.portal.charts import HistoryPoint, distribution_figure, history_figure
 from attribution.portal.credit import (
     CSV_COLUMNS,
     CreditLine,
@@ -24,10 +24,14 @@ from attribution.portal.credit import (
     collect_credit,
     find_credit,
     round_values,
+    summarise_earnings,
 )
 from attribution.portal.explanations import describe_policies, explain_method
 from marketplace.models import Contributor
 from marketplace.payouts import csv_safe
+
+#: A history needs at least two rounds to show a change; one round is the table's first row.
+MIN_HISTORY_ROUNDS = 2
 
 ContributorView = Callable[Concatenate[HttpRequest, Contributor, ...], HttpResponse]
 
@@ -53,18 +57,23 @@ def contributor_required(view: ContributorView) -> Callable[..., HttpResponse]:
 def list_credit(request: HttpRequest, contributor: Contributor) -> HttpResponse:
     """The contributor's value, interval, rank, share and payout in every succeeded round."""
     lines = collect_credit(contributor)
-    context: dict[str, Any] = {"contributor": contributor, "lines": lines}
-    if lines:
-        chronological = lines[::-1]
-        context["history_figure"] = figure_json(
-            history_figure(
-                dates=[line.finished_at.isoformat() for line in chronological],
-                shares=[line.share for line in chronological],
-                titles=[line.round.title for line in chronological],
-                values=[line.value for line in chronological],
-                units=[line.metric.unit for line in chronological],
-            )
+    context: dict[str, Any] = {
+        "contributor": contributor,
+        "lines": lines,
+        "earnings": summarise_earnings(contributor),
+    }
+    points = [
+        HistoryPoint(
+            title=line.round.title,
+            date=line.finished_at.isoformat(),
+            metric=line.round.get_metric_display(),
+            pool_share=None if line.pool_share is None else float(line.pool_share),
+            payout=None if line.payout is None else line.payout.display,
         )
+        for line in lines[::-1]
+    ]
+    if sum(point.pool_share is not None for point in points) >= MIN_HISTORY_ROUNDS:
+        context["history_figure"] = figure_json(history_figure(points))
     return render(request, "attribution/credit.html", context)
 
 

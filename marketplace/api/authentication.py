@@ -1,4 +1,5 @@
-"""API-key authentication: ``Authorization: Api-Key <prefix>.<secret>``.
+"""API-key authentication: ``Authorization: Bearer <prefix>.<secret>`` or, the same key,
+``Authorization: Api-Key <prefix>.<secret>``.
 
 The prefix finds the key; the secret's SHA-256 is compared in constant time. A revoked key, an
 unknown prefix, a wrong secret or an inactive owner all answer 401 with one message, so the
@@ -18,6 +19,12 @@ from rest_framework.request import Request
 from marketplace.models import ApiKey, User
 
 KEYWORD = "Api-Key"
+BEARER = "Bearer"
+KEYWORDS = (BEARER.lower().encode(), KEYWORD.lower().encode())
+EXPECTED_HEADER = (
+    f"Send the key as 'Authorization: {BEARER} <prefix>.<secret>' "
+    f"(or 'Authorization: {KEYWORD} <prefix>.<secret>')."
+)
 _INVALID = "Invalid API key."
 # Compared against when the prefix is unknown, so a miss costs about as much as a hit.
 _DUMMY_SHA256 = ApiKey.hash_secret("not-a-key")
@@ -28,10 +35,14 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate(self, request: Request) -> tuple[User, ApiKey] | None:
         words = get_authorization_header(request).split()
-        if not words or words[0].lower() != KEYWORD.lower().encode():
-            return None  # not ours: let the next authenticator (the session) try
+        if not words:
+            return None  # no header: let the next authenticator (the session) try
+        if words[0].lower() not in KEYWORDS:
+            # The session never reads this header, so whatever it holds was meant for us: say
+            # what we expected instead of the session's "credentials were not provided".
+            raise AuthenticationFailed(f"Unsupported Authorization header. {EXPECTED_HEADER}")
         if len(words) != 2:
-            raise AuthenticationFailed(f"Use the header 'Authorization: {KEYWORD} <key>'.")
+            raise AuthenticationFailed(f"Malformed Authorization header. {EXPECTED_HEADER}")
         try:
             token = words[1].decode("ascii")
         except UnicodeDecodeError as error:
@@ -52,22 +63,25 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         # Present: DRF answers unauthenticated requests 401 with this challenge instead of 403.
-        return f'{KEYWORD} realm="api"'
+        return f'{BEARER} realm="api", {KEYWORD} realm="api"'
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    """Describes `ApiKeyAuthentication` in the OpenAPI schema as an ``apiKey`` header scheme."""
+    """Describes `ApiKeyAuthentication` in the OpenAPI schema as an HTTP bearer scheme, so
+    Swagger UI's Authorize dialog takes the bare key and sends ``Bearer <key>`` itself."""
 
     target_class = "marketplace.api.authentication.ApiKeyAuthentication"
     name = "ApiKeyAuth"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {
-            "type": "apiKey",
-            "in": "header",
-            "name": "Authorization",
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "<prefix>.<secret>",
             "description": (
-                f"`{KEYWORD} <prefix>.<secret>`, e.g. `{KEYWORD} ab12cd34.s3cr3t…`. Mint one at "
+                f"`Authorization: {BEARER} <prefix>.<secret>`, e.g. `{BEARER} ab12cd34.s3cr3t…` "
+                f"(`{KEYWORD} <prefix>.<secret>` works too). In the Authorize dialog paste the "
+                "bare key. Create one on the site's API keys page (/settings/api-keys/), at "
                 "POST /api/v1/api-keys/ or with `manage.py create_api_key`."
             ),
         }

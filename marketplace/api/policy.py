@@ -17,7 +17,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import pagination, status, throttling
-from rest_framework.exceptions import APIException, NotFound, ParseError, ValidationError
+from rest_framework.exceptions import (
+    APIException,
+    NotAuthenticated,
+    NotFound,
+    ParseError,
+    ValidationError,
+)
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
@@ -70,6 +76,13 @@ def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None
         exc = PayloadTooLarge()
     elif isinstance(exc, SuspiciousOperation):
         exc = ParseError(str(exc) or "Malformed request.")
+    elif isinstance(exc, NotAuthenticated):
+        # Say how to authenticate, not only that nobody did (the header form, and the session).
+        exc.detail = NotAuthenticated(
+            "Authentication credentials were not provided. Send an API key as "
+            "'Authorization: Bearer <prefix>.<secret>' (or 'Authorization: Api-Key "
+            "<prefix>.<secret>'), or sign in to the site."
+        ).detail
     from rest_framework.views import exception_handler  # not at import: see the docstring
 
     return exception_handler(exc, context)

@@ -5,11 +5,63 @@ Only public contributor fields leave the server (key, name, kind): never users o
 
 from __future__ import annotations
 
+from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from marketplace.models import ApiKey, Contributor, DataGroup, ModelVersion, Payout
+from marketplace.payouts import minor_unit_exponent
+
+_DECIMAL_STRING = {
+    "type": "string",
+    "format": "decimal",
+    "pattern": r"^-?\d+(\.\d+)?$",
+    "example": "1060.36",
+}
+
+
+def money_string(amount: Decimal, currency: str) -> str:
+    """``amount`` as a plain decimal string with exactly the currency's minor units ("1060.36",
+    "667" for JPY, "7.000" for BHD). An amount finer than the minor unit (a pool typed in the
+    admin with four places) keeps every digit rather than being rounded."""
+    quantum = Decimal(1).scaleb(-minor_unit_exponent(currency))
+    quantized = amount.quantize(quantum)
+    return f"{quantized if quantized == amount else amount.normalize():f}"
+
+
+def money_minor(amount: Decimal, currency: str) -> int | None:
+    """``amount`` in whole minor units (cents, yen, fils), or None if it is finer than that."""
+    scaled = amount.scaleb(minor_unit_exponent(currency))
+    return int(scaled) if scaled == scaled.to_integral_value() else None
+
+
+@extend_schema_field(_DECIMAL_STRING)
+class MoneyField(serializers.Field):
+    """A read-only amount rendered by ``money_string`` in the currency at ``currency_source``."""
+
+    def __init__(self, *, currency_source: str, **kwargs: Any) -> None:
+        self.currency_of = attrgetter(currency_source)
+        super().__init__(read_only=True, **kwargs)
+
+    def get_attribute(self, instance: Any) -> Any:
+        return instance
+
+    def to_representation(self, instance: Any) -> str:
+        amount: Decimal = attrgetter(self.source)(instance)
+        return money_string(amount, self.currency_of(instance))
+
+
+@extend_schema_field({"type": "integer", "nullable": True, "example": 106036})
+class MinorUnitsField(MoneyField):
+    """The same amount as an integer of minor units (106036 for EUR 1,060.36); null when the
+    amount is finer than the minor unit."""
+
+    def to_representation(self, instance: Any) -> int | None:  # type: ignore[override]
+        amount: Decimal = attrgetter(self.source)(instance)
+        return money_minor(amount, self.currency_of(instance))
 
 
 class ContributorSerializer(serializers.ModelSerializer):
@@ -115,6 +167,22 @@ class PayoutSerializer(serializers.ModelSerializer):
         source="batch.status", read_only=True, help_text="draft or approved (by staff)."
     )
     created_at = serializers.DateTimeField(source="batch.created_at", read_only=True)
+    amount = MoneyField(
+        currency_source="batch.currency",
+        help_text='Decimal string with exactly the currency\'s minor units, e.g. "1060.36".',
+    )
+    amount_minor = MinorUnitsField(
+        source="amount",
+        currency_source="batch.currency",
+        help_text="The amount in the currency's minor units (cents), e.g. 106036.",
+    )
+    share = serializers.DecimalField(
+        max_digits=30,
+        decimal_places=28,
+        read_only=True,
+        coerce_to_string=True,
+        help_text="Exact share of the pool, 0 to 1 (28 decimal places: exact for sums).",
+    )
 
     class Meta:
         model = Payout
@@ -123,6 +191,7 @@ class PayoutSerializer(serializers.ModelSerializer):
             "batch",
             "contributor",
             "amount",
+            "amount_minor",
             "currency",
             "share",
             "status",

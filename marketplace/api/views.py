@@ -10,6 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import PermissionDenied
@@ -215,3 +218,21 @@ class ApiKeyViewSet(
 
     def perform_destroy(self, instance: ApiKey) -> None:
         instance.revoke()
+
+
+def show_api_index(request: HttpRequest) -> HttpResponse:
+    """``/api/v1/``: where the schema and its two renderings live, and how to start.
+
+    Browsers get a page; a client that asks for JSON (``Accept: application/json``) gets the
+    links as JSON. Public, like the schema itself.
+    """
+    links = {
+        "schema": request.build_absolute_uri(reverse("api-schema")),
+        "swagger_ui": request.build_absolute_uri(reverse("api-docs")),
+        "redoc": request.build_absolute_uri(reverse("api-redoc")),
+        "api_keys": request.build_absolute_uri(reverse("api-keys")),
+    }
+    accept = request.headers.get("Accept", "")
+    if "application/json" in accept and "text/html" not in accept:
+        return JsonResponse(links)
+    return render(request, "api/index.html", {"links": links})

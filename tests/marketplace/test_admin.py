@@ -12,9 +12,10 @@ from django.contrib.messages import get_messages
 from django.http import HttpResponse, StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from attribution.rounds.services import create_payouts
-from marketplace.models import Contributor, DataGroup, PayoutBatch, User
+from marketplace.models import ApiKey, Contributor, DataGroup, PayoutBatch, User
 from tests.attribution.factories import (
     make_contributor,
     make_group,
@@ -75,6 +76,7 @@ def csv_rows(response: StreamingHttpResponse) -> list[dict[str, str]]:
 
 def test_every_marketplace_model_is_registered() -> None:
     assert MARKETPLACE_MODELS == [
+        ("marketplace", "apikey"),
         ("marketplace", "contributor"),
         ("marketplace", "datagroup"),
         ("marketplace", "modelversion"),
@@ -93,7 +95,22 @@ def test_changelist_and_add_pages_load(
     add = staff_client.get(reverse(f"admin:{app_label}_{model_name}_add"))
 
     assert changelist.status_code == 200
-    assert add.status_code == 200
+    # API keys are created where the plaintext goes to their owner, never in the admin.
+    assert add.status_code == (403 if model_name == "apikey" else 200)
+
+
+def test_api_keys_are_listed_and_revoked_in_the_admin(staff_client: Client) -> None:
+    owner = User.objects.create_user("partner")
+    key, _ = ApiKey.create(owner, "nightly export")
+
+    changelist = staff_client.get(reverse("admin:marketplace_apikey_changelist"))
+    response = post_action(staff_client, "apikey", "revoke", [key.pk])
+
+    assert "nightly export" in changelist.content.decode()
+    assert key.prefix in changelist.content.decode()
+    key.refresh_from_db()
+    assert key.is_revoked
+    assert messages_of(response) == [("info", "Revoked 1 key(s).")]
 
 
 def test_change_pages_with_inlines_load(staff_client: Client) -> None:
@@ -106,7 +123,10 @@ def test_change_pages_with_inlines_load(staff_client: Client) -> None:
     assert group_page.status_code == 200
     assert group_page.content.decode().count(group.records.first().sha256) == 1
     assert batch_page.status_code == 200
-    assert "50.0000" in batch_page.content.decode()
+    page = batch_page.content.decode()
+    assert "€50.00" in page  # carol's amount, in the currency's minor unit
+    assert "50.00%" in page  # and her share of the pool
+    assert "50.0000" not in page
 
 
 def test_accept_accepts_only_consented_groups_and_warns_about_the_rest(
@@ -178,13 +198,17 @@ def test_export_streams_a_csv_whose_amounts_sum_to_the_pool(staff_client: Client
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Type"] == "text/csv"
-    assert response["Content-Disposition"] == 'attachment; filename="payouts.csv"'
+    today = timezone.localdate().isoformat()
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="payouts-batch-{batch.pk}-{today}-draft.csv"'
+    )
     rows = csv_rows(response)
     assert [row["contributor_key"] for row in rows] == ["alice", "bob", "carol"]
     assert {row["batch"] for row in rows} == {str(batch.pk)}
     assert {row["currency"] for row in rows} == {"EUR"}
     assert sum(Decimal(row["amount"]) for row in rows) == Decimal("100.00")
-    assert sum(Decimal(row["share"]) for row in rows) == pytest.approx(Decimal(1))
+    assert {row["status"] for row in rows} == {"draft"}
+    assert [row["share"] for row in rows] == ["16.67%", "33.33%", "50.00%"]
 
 
 def test_export_neutralises_names_that_look_like_formulas(staff_client: Client) -> None:
@@ -318,3 +342,9 @@ def test_staff_cannot_give_consent_for_a_contributor(staff_client: Client) -> No
 
     assert added.status_code == 200
     assert not DataGroup.objects.filter(title="made by staff").exists()
+
+
+def test_the_admin_is_branded_and_links_to_the_round_dashboard(staff_client: Client) -> None:
+    html = staff_client.get(reverse("admin:index")).content.decode()
+    assert "Creditshare admin" in html
+    assert f'href="{reverse("round-dashboard-list")}"' in html

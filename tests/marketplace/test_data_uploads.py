@@ -124,6 +124,29 @@ class TestUploadPage:
         listing = signed_in.get(reverse("data-groups"))
         assert b"scans" in listing.content
 
+    def test_the_page_offers_both_ways_as_tabs_with_csv_templates(self, signed_in: Client) -> None:
+        html = signed_in.get(reverse("upload-data-group")).content.decode()
+        assert 'id="way-images" checked' in html
+        assert '<label for="way-zip">A zip with a CSV</label>' in html
+        for name, header in (("labels.csv", b"file,label"), ("captions.csv", b"file,caption")):
+            assert f'href="/static/examples/{name}" download' in html
+            response = signed_in.get(f"/static/examples/{name}")
+            assert b"".join(response.streaming_content).startswith(header + b"\n")
+
+    def test_errors_stand_next_to_their_field_and_the_chosen_way_is_kept(
+        self, signed_in: Client
+    ) -> None:
+        response = signed_in.post(
+            reverse("upload-data-group"), {"title": "", "way": "zip", "consent": ""}
+        )
+        html = response.content.decode()
+        assert response.status_code == 400
+        assert 'id="way-zip" checked' in html  # the tab the contributor was on
+        title = html[html.index('for="id_title"') : html.index('for="way-images"')]
+        assert 'class="field-error">This field is required.' in title
+        consent = html[html.index('name="consent"') :]
+        assert 'class="field-error">This field is required.' in consent[:600]
+
     def test_a_refused_upload_lists_every_problem_and_saves_nothing(
         self, signed_in: Client
     ) -> None:
@@ -195,6 +218,63 @@ class TestUploadPage:
         assert response.status_code == 404
         theirs.refresh_from_db()
         assert theirs.status == DataGroup.Status.PENDING
+
+    def test_withdrawing_asks_first_and_says_what_happens_to_payouts(
+        self, signed_in: Client, contributor: Contributor
+    ) -> None:
+        group = create_data_group(
+            contributor, title="scans", consent=True, files=[("a.png", png(6))]
+        )
+        url = reverse("withdraw-data-group", args=[group.pk])
+
+        listing = signed_in.get(reverse("data-groups")).content.decode()
+        confirm = signed_in.get(url)
+        group.refresh_from_db()
+
+        assert f'href="{url}"' in listing  # a link to the confirmation, not a one-click form
+        assert confirm.status_code == 200
+        assert group.status == DataGroup.Status.PENDING  # looking changes nothing
+        html = confirm.content.decode()
+        assert "rounds that start from now on will not use this data" in html
+        assert "Past rounds and payouts stay as they are" in html
+
+        done = signed_in.post(url, follow=True)
+        group.refresh_from_db()
+        assert group.status == DataGroup.Status.WITHDRAWN
+        assert "Withdrew “scans”." in done.content.decode()
+        assert f'href="{url}"' not in done.content.decode()
+
+    def test_a_group_page_shows_status_note_and_thumbnails_to_its_contributor_only(
+        self, signed_in: Client, contributor: Contributor, client: Client
+    ) -> None:
+        group = create_data_group(
+            contributor,
+            title="scans",
+            consent=True,
+            files=[("a.png", png(8)), ("b.png", png(9))],
+            labels={"a.png": "3", "b.png": "4"},
+        )
+        DataGroup.objects.filter(pk=group.pk).update(review_note="Two images are blurry.")
+        record = group.records.order_by("pk").first()
+
+        html = signed_in.get(reverse("data-group", args=[group.pk])).content.decode()
+        image = signed_in.get(reverse("record-image", args=[record.pk]))
+
+        assert "Review note:</strong> Two images are blurry." in html
+        assert "Pending review" in html
+        assert html.count('<img src="/data/images/') == 2
+        assert "Label: 3" in html
+        assert image.status_code == 200
+        assert b"".join(image.streaming_content).startswith(b"\x89PNG")
+        assert f'href="/data/{group.pk}/"' in signed_in.get(reverse("data-groups")).content.decode()
+        other = Client()
+        other.force_login(
+            User.objects.create_user(
+                "bob", contributor=Contributor.objects.create(key="bob", name="Bob")
+            )
+        )
+        assert other.get(reverse("data-group", args=[group.pk])).status_code == 404
+        assert other.get(reverse("record-image", args=[record.pk])).status_code == 404
 
     def test_a_user_without_a_contributor_is_refused(self, client: Client) -> None:
         client.force_login(User.objects.create_user("staffer", password="pw"))

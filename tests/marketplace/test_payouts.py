@@ -19,6 +19,8 @@ from marketplace.payouts import (
     allocate_pool,
     csv_safe,
     format_amount,
+    format_money,
+    format_share,
 )
 
 # ---------------------------------------------------------------- hand-computed examples
@@ -72,7 +74,7 @@ def test_jpy_has_no_minor_unit() -> None:
     # 333.33… and 666.66…: floors 333 + 666 = 999, the leftover yen goes to y (remainder .67).
     assert allocation.amounts == {"x": Decimal("333"), "y": Decimal("667")}
     assert allocation.pool == Decimal("1000")
-    assert format_amount(allocation.amounts["y"], "JPY") == "JPY 667"
+    assert format_amount(allocation.amounts["y"], "JPY") == "¥667"
 
 
 def test_bhd_has_three_decimal_places() -> None:
@@ -261,10 +263,14 @@ def test_payout_error_is_a_value_error() -> None:
 @pytest.mark.parametrize(
     ("amount", "currency", "expected"),
     [
-        (Decimal("12.30"), "EUR", "EUR 12.30"),
-        (Decimal("0.00"), "usd", "USD 0.00"),
-        (Decimal("1E+3"), "JPY", "JPY 1000"),
-        (Decimal("1234567.891"), "BHD", "BHD 1234567.891"),
+        (Decimal("12.30"), "EUR", "€12.30"),
+        (Decimal("0.00"), "usd", "$0.00"),
+        (Decimal("1E+3"), "JPY", "¥1,000"),
+        (Decimal("1234567.891"), "BHD", "BHD\u00a01,234,567.891"),
+        (Decimal("-1060.36"), "EUR", "\u2212€1,060.36"),
+        (Decimal("-5"), "CHF", "\u2212CHF\u00a05"),
+        (Decimal("999"), "EUR", "€999"),
+        (Decimal("100000"), "EUR", "€100,000"),
     ],
 )
 def test_format_amount(amount: Decimal, currency: str, expected: str) -> None:
@@ -272,8 +278,8 @@ def test_format_amount(amount: Decimal, currency: str, expected: str) -> None:
 
 
 def test_format_amount_pads_to_the_minor_unit_but_never_rounds() -> None:
-    assert format_amount(Decimal("12.3"), "EUR", minor_unit_exponent=2) == "EUR 12.30"
-    assert format_amount(Decimal("7"), "BHD", minor_unit_exponent=3) == "BHD 7.000"
+    assert format_amount(Decimal("12.3"), "EUR", minor_unit_exponent=2) == "€12.30"
+    assert format_amount(Decimal("7"), "BHD", minor_unit_exponent=3) == "BHD\u00a07.000"
     with pytest.raises(PayoutError, match="not a whole number of minor units"):
         format_amount(Decimal("12.345"), "EUR", minor_unit_exponent=2)
 
@@ -291,6 +297,63 @@ def test_format_amount_pads_to_the_minor_unit_but_never_rounds() -> None:
 def test_format_amount_refuses_bad_input(amount: object, currency: str) -> None:
     with pytest.raises(PayoutError):
         format_amount(amount, currency)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "expected"),
+    [
+        (Decimal("1060.3600"), "EUR", "€1,060.36"),  # stored with 4 places, shown with 2
+        (Decimal("10000.0000"), "EUR", "€10,000.00"),
+        (Decimal("667.0000"), "JPY", "¥667"),
+        (Decimal("7.0000"), "BHD", "BHD\u00a07.000"),
+        (Decimal("-0.5000"), "USD", "\u2212$0.50"),
+        (Decimal("0.1234"), "EUR", "€0.1234"),  # finer than a cent: shown as stored, not rounded
+    ],
+)
+def test_format_money_shows_exactly_the_currencys_minor_unit(
+    amount: Decimal, currency: str, expected: str
+) -> None:
+    assert format_money(amount, currency, locale="en-us") == expected
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("en", "\u2212€1,234,567.50"),
+        ("de-de", "\u22121.234.567,50\u00a0€"),
+        ("fr", "\u22121\u202f234\u202f567,50\u00a0€"),
+        ("xx", "\u2212€1,234,567.50"),  # an unknown language falls back to English
+    ],
+)
+def test_format_money_follows_the_locale(locale: str, expected: str) -> None:
+    assert format_money(Decimal("-1234567.5"), "EUR", locale=locale) == expected
+
+
+def test_format_money_follows_the_active_django_language() -> None:
+    from django.utils import translation
+
+    with translation.override("de"):
+        assert format_money(Decimal("1234.5"), "EUR") == "1.234,50\u00a0€"
+    with translation.override("en"):
+        assert format_money(Decimal("1234.5"), "EUR") == "€1,234.50"
+
+
+@pytest.mark.parametrize(
+    ("share", "expected"),
+    [
+        (Decimal("0.1234000000000000000000000000"), "12.34%"),
+        (Decimal("0.3333333333333333333333333333"), "33.33%"),
+        (Decimal("1"), "100.00%"),
+        (0.155, "15.50%"),
+        (Decimal("-0.25"), "\u221225.00%"),
+        (Decimal("-0.00001"), "0.00%"),  # no "−0.00%"
+        (None, "—"),
+    ],
+)
+def test_format_share_is_a_percentage_with_two_places(
+    share: Decimal | float | None, expected: str
+) -> None:
+    assert format_share(share) == expected
 
 
 @pytest.mark.parametrize(

@@ -291,8 +291,10 @@ PUBLIC = {
     "accounts/password_reset/",
     "accounts/password_reset/done/",
     "accounts/reset/done/",
+    "api/v1/",
     "api/v1/schema/",
     "api/v1/docs/",
+    "api/v1/redoc/",
 }
 
 
@@ -308,7 +310,7 @@ def _concrete_paths(patterns: list, prefix: str = "") -> list[str]:  # type: ign
             paths.extend(_concrete_paths(pattern.url_patterns, text))
         elif isinstance(pattern, URLPattern):
             path = (
-                re.sub(r"<(?:int|id):(?:round_id|group_id)>", "1", text)
+                re.sub(r"<(?:int|id):(?:round_id|group_id|record_id)>", "1", text)
                 .replace("<int:pk>", "1")
                 .replace("<pk>", "1")
                 .replace("<str:pk>", "abc")

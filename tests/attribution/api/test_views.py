@@ -117,7 +117,8 @@ def test_a_round_shows_its_state_results_and_config_hash(staff: User) -> None:
     assert data["metric"] == round.metric
     assert data["estimator"] == round.estimator
     assert data["budget"] == 16
-    assert data["pool"] == "100.0000"
+    assert data["pool"] == "100.00"  # exactly the currency's minor units
+    assert data["pool_minor"] == 10000
     assert data["currency"] == "EUR"
     assert data["grand_value"] == pytest.approx(sum(VALUES.values()))  # v(N)
     assert data["baseline"] == 0.0  # v(∅)

@@ -206,7 +206,7 @@ def test_running_round_page_has_a_live_progress_bar_polling_progress_json(
     html = response.content.decode()
     assert 'id="live-bar" max="100" value="40"' in html
     assert "generate samples" in html
-    assert "EUR 100.00<" in html
+    assert "€100.00<" in html
     assert "js/dashboard.js" in html
     live = json_scripts(response)["round-live"]
     assert live["progress_url"] == reverse("round-progress", args=[round.pk])
@@ -360,8 +360,8 @@ def test_payout_preview_sums_to_the_pool_exactly_and_writes_nothing(
     html = response.content.decode()
     assert "Payout preview" in html
     assert "Nothing has been saved" in html
-    assert "EUR 33.34" in html
-    assert "EUR 100.00" in html
+    assert "€33.34" in html
+    assert "€100.00" in html
 
 
 def test_payout_preview_uses_the_currency_minor_unit(staff_client: Client) -> None:
@@ -418,7 +418,7 @@ def test_existing_payout_batch_is_shown_instead_of_a_preview(staff_client: Clien
     assert sum(payout_amounts(response).values()) == Decimal("100.00")
     html = response.content.decode()
     assert f"Payouts (batch {batch.pk}, draft)" in html
-    assert "EUR 100.00 shared under" in html
+    assert "€100.00 shared under" in html
     assert PayoutBatch.objects.count() == 1
 
 

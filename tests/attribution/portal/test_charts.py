@@ -10,6 +10,7 @@ import pytest
 
 from attribution.portal.charts import (
     ACCENT,
+    HistoryPoint,
     bin_values,
     distribution_figure,
     history_figure,
@@ -20,47 +21,48 @@ OTHERS = [0.5772156649, 1.2345678901, -0.3183098862, 2.7182818285]
 OWN = 1.6180339887
 
 
-def test_history_plots_shares_in_percent_with_labelled_axes() -> None:
+def test_history_plots_pool_shares_as_labelled_points_one_trace_per_metric() -> None:
     figure = history_figure(
-        dates=["2026-01-05T10:00:00+00:00", "2026-02-09T11:30:00+00:00"],
-        shares=[0.25, 0.4],
-        titles=["January round", "February round"],
-        values=[1.5, 0.02],
-        units=["Inception Score points", "nats"],
+        [
+            HistoryPoint("January round", "2026-01-05T10:00:00+00:00", "Inception Score", 0.25),
+            HistoryPoint("February round", "2026-02-09T11:30:00+00:00", "FID", 0.4, "€12.34"),
+            HistoryPoint("March round", "2026-03-02T09:00:00+00:00", "Inception Score", 0.3),
+        ]
     )
 
-    assert len(figure.data) == 1
-    trace = figure.data[0]
-    assert isinstance(trace, go.Scatter)
-    assert trace.mode == "lines+markers"
-    assert list(trace.y) == pytest.approx([25.0, 40.0])
-    assert figure.layout.title.text == "Your share of each round's total value"
-    assert figure.layout.xaxis.title.text == "Round finished (date)"
-    assert figure.layout.yaxis.title.text == "Share of the round's total value (%)"
-    assert "January round" in trace.hovertext[0]
-    assert "1.5 Inception Score points" in trace.hovertext[0]
-    assert "Share: 40.0%" in trace.hovertext[1]
+    inception, fid = figure.data
+    assert isinstance(inception, go.Scatter)
+    assert (inception.name, fid.name) == ("Inception Score", "FID")
+    assert inception.mode == "lines+markers"  # a line joins rounds on the same metric only
+    assert fid.mode == "markers"
+    assert list(inception.y) == pytest.approx([25.0, 30.0])
+    assert list(inception.x) == ["January round<br>2026-01-05", "March round<br>2026-03-02"]
+    assert figure.layout.xaxis.type == "category"  # no millisecond ticks for one day's rounds
+    assert list(figure.layout.xaxis.categoryarray) == [
+        "January round<br>2026-01-05",
+        "February round<br>2026-02-09",
+        "March round<br>2026-03-02",
+    ]
+    assert figure.layout.yaxis.title.text == "Share of the pool (%)"
+    assert "Metric: FID" in fid.hovertext[0]
+    assert "Share of the pool: 40.00%" in fid.hovertext[0]
+    assert "Payout: €12.34" in fid.hovertext[0]
 
 
 def test_history_leaves_out_rounds_without_a_share_and_escapes_titles() -> None:
     figure = history_figure(
-        dates=["2026-01-05", "2026-02-09"],
-        shares=[None, -0.1],
-        titles=["zero total", "<script>alert(1)</script>"],
-        values=[0.0, -0.5],
-        units=["nats", "nats"],
+        [
+            HistoryPoint("zero total", "2026-01-05", "nats", None),
+            HistoryPoint("<script>alert(1)</script>", "2026-02-09", "nats", 0.1),
+            HistoryPoint("<script>alert(1)</script>", "2026-02-09", "nats", 0.2),
+        ]
     )
 
-    trace = figure.data[0]
-    assert list(trace.x) == ["2026-02-09"]
-    assert list(trace.y) == pytest.approx([-10.0])
+    (trace,) = figure.data
+    assert list(trace.y) == pytest.approx([10.0, 20.0])
     assert "<script>" not in trace.hovertext[0]
     assert "&lt;script&gt;" in trace.hovertext[0]
-
-
-def test_history_refuses_sequences_of_different_lengths() -> None:
-    with pytest.raises(ValueError, match="same length"):
-        history_figure(dates=["2026-01-05"], shares=[], titles=[], values=[], units=[])
+    assert len(set(trace.x)) == 2  # same title, same day: still two points
 
 
 def test_distribution_has_anonymous_bars_and_a_highlighted_own_value_with_its_ci() -> None:

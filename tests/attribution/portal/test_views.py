@@ -15,7 +15,7 @@ from django.utils.html import escape
 from attribution.models import ContributorValue, ValuationRound
 from attribution.portal.explanations import describe_policies
 from attribution.rounds.services import create_payouts, start_round
-from marketplace.models import Contributor, Payout, User
+from marketplace.models import Contributor, Payout, PayoutBatch, User
 from marketplace.payouts import NegativeValuePolicy
 from tests.attribution.factories import make_round, make_succeeded_round, tmp_media  # noqa: F401
 
@@ -158,9 +158,37 @@ def test_credit_lists_value_ci_rank_share_and_payout(
     assert "2.718" in html
     assert "2.468 to 2.968" in html  # the fake engine's CI is value ± 0.25
     assert "1 of 3" in html
-    assert f"{BOB_SHARE * 100:.1f}%" in html
-    assert f"EUR {amount.quantize(Decimal('0.01'))}" in html
-    assert "draft" in html
+    assert f"{BOB_SHARE * 100:.2f}%" in html  # the one share: of the pool
+    assert "Share of the pool" in html
+    assert "Share of the total value" not in html
+    assert f"€{amount.quantize(Decimal('0.01'))}" in html
+    assert "pending" in html  # the batch is a draft, awaiting approval
+
+
+def test_credit_leads_with_pending_approved_and_lifetime_earnings(
+    bob_client: Client, round: ValuationRound, bob: Contributor
+) -> None:
+    batch_id = create_payouts(round.pk).pk
+    second = succeeded_round(title="Summer digits", contributors=list(Contributor.objects.all()))
+    create_payouts(second.pk)
+    PayoutBatch.objects.filter(pk=batch_id).update(status=PayoutBatch.Status.APPROVED)
+    amounts = list(Payout.objects.filter(contributor=bob).order_by("batch_id"))
+    approved, pending = (payout.amount.quantize(Decimal("0.01")) for payout in amounts)
+
+    html = page(bob_client, "/credit/")
+
+    summary = html[html.index('<dl class="summary earnings"') : html.index("</dl>")]
+    assert html.index("summary earnings") < html.index("<table")  # money first
+    assert f'Pending approval</dt><dd class="money">€{pending}' in summary
+    assert f'Approved</dt><dd class="money">€{approved}' in summary
+    assert f'Lifetime</dt><dd class="money">€{approved + pending}' in summary
+
+
+def test_one_round_draws_no_history_chart(bob_client: Client, round: ValuationRound) -> None:
+    html = page(bob_client, "/credit/")
+    assert "Spring digits" in html
+    assert "history-figure" not in html
+    assert "plotly.min.js" not in html
 
 
 def test_credit_shows_a_history_chart_across_rounds(
@@ -180,9 +208,16 @@ def test_credit_shows_a_history_chart_across_rounds(
     assert table.index("Summer digits") < table.index("Spring digits")  # newest first
     assert second.get_metric_display() in html
     figure = embedded_figure(html, "history-figure")
-    (trace,) = figure["data"]
-    assert trace["y"] == pytest.approx([BOB_SHARE * 100, 20.0])  # oldest first
-    assert figure["layout"]["yaxis"]["title"]["text"] == "Share of the round's total value (%)"
+    spring, summer = figure["data"]  # one trace per metric: rounds on different metrics
+    assert spring["y"] == pytest.approx([BOB_SHARE * 100])  # share of the pool (all positive)
+    assert summer["y"] == pytest.approx([20.0])
+    assert spring["name"] == round.get_metric_display()
+    assert summer["name"] == second.get_metric_display()
+    assert figure["layout"]["xaxis"]["categoryarray"] == [  # labelled points, oldest first
+        f"Spring digits<br>{round.finished_at.date().isoformat()}",
+        f"Summer digits<br>{second.finished_at.date().isoformat()}",
+    ]
+    assert figure["layout"]["yaxis"]["title"]["text"] == "Share of the pool (%)"
     assert 'data-figure="history-figure"' in html
 
 
@@ -199,6 +234,7 @@ def test_credit_without_rounds_explains_and_draws_no_chart(client: Client) -> No
 def test_charts_load_only_vendored_scripts_and_no_inline_code(
     bob_client: Client, round: ValuationRound
 ) -> None:
+    succeeded_round(title="Summer digits", contributors=list(Contributor.objects.all()))
     for url in ("/credit/", f"/credit/{round.pk}/"):
         html = page(bob_client, url)
         scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, flags=re.DOTALL)
@@ -258,9 +294,9 @@ def test_statement_shows_value_ci_rank_share_payout_and_policy(
     assert "<strong>2.718</strong>" in html
     assert "2.468 to 2.968" in html
     assert "1 of 3" in html
-    assert f"{BOB_SHARE * 100:.1f}%" in html
-    assert f"EUR {amount}" in html
-    assert "of the pool of EUR 100.00" in html
+    assert f"Share of the pool</dt><dd><strong>{BOB_SHARE * 100:.2f}%" in html
+    assert f"€{amount}" in html
+    assert "of the pool of €100.00" in html
     floor_name, _ = describe_policies().policies["floor"]
     assert f"This round's policy: {floor_name}." in html
     assert "paid nothing, and they are not charged either" in html
@@ -288,7 +324,7 @@ def test_statement_of_a_negative_value_says_so(client: Client) -> None:
     html = page(client, f"/credit/{round.pk}/")
 
     assert "Your value is below zero" in html
-    assert "EUR 0.00" in html
+    assert "€0.00" in html
     assert "3 of 3" in html
 
 
@@ -333,7 +369,7 @@ def test_statement_csv_has_the_numbers(
     assert rest == []
     assert header == [
         "round", "metric", "method", "budget", "value", "stderr", "ci_low", "ci_high",
-        "rank", "n_contributors", "share", "payout", "currency",
+        "rank", "n_contributors", "share", "share_of_pool", "payout", "currency",
     ]  # fmt: skip
     record = dict(zip(header, row, strict=True))
     assert record["round"] == "Spring digits"
@@ -346,6 +382,7 @@ def test_statement_csv_has_the_numbers(
     assert float(record["ci_high"]) == pytest.approx(VALUES["bob"] + 0.25)
     assert (record["rank"], record["n_contributors"]) == ("1", "3")
     assert float(record["share"]) == pytest.approx(BOB_SHARE)
+    assert Decimal(record["share_of_pool"]) == Payout.objects.get(contributor=bob).share
     assert record["payout"] == str(amount)
     assert record["currency"] == "EUR"
 
@@ -433,3 +470,22 @@ def test_sign_out_returns_home(bob_client: Client) -> None:
     assert response.status_code == 302
     assert response["Location"] == "/"
     assert bob_client.get("/credit/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("cv_r2", "verdict"),
+    [(0.9321, "a close fit"), (0.75, "a fair fit"), (0.55, "a loose fit"), (-0.4, "a poor fit")],
+)
+def test_statement_says_how_sure_in_words_and_folds_the_jargon_away(
+    bob_client: Client, round: ValuationRound, cv_r2: float, verdict: str
+) -> None:
+    ValuationRound.objects.filter(pk=round.pk).update(diagnostics={**DIAGNOSTICS, "cv_r2": cv_r2})
+
+    html = page(bob_client, f"/credit/{round.pk}/")
+
+    sure = html[html.index("How sure is this?") : html.index("How this was computed")]
+    assert f"The surrogate model that produced the values is {verdict}" in sure
+    assert "2.468 to 2.968 (95% confidence interval), all of it above zero" in sure
+    jargon = html[html.index("<summary>How this was computed</summary>") :]
+    assert "v(N) − v(∅)" in jargon.split("</details>", 1)[0]
+    assert "cross-validated R²" in jargon.split("</details>", 1)[0]

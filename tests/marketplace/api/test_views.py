@@ -134,8 +134,8 @@ PROTECTED = [
 def test_anonymous_requests_are_refused_with_401(method: str, path: str, ada: Contributor) -> None:
     response = getattr(APIClient(), method)(API + path)
     assert response.status_code == 401
-    assert response["WWW-Authenticate"].startswith("Api-Key")
-    assert "detail" in response.json()
+    assert response["WWW-Authenticate"] == 'Bearer realm="api", Api-Key realm="api"'
+    assert "Authorization: Bearer <prefix>.<secret>" in response.json()["detail"]
 
 
 def test_the_schema_and_the_docs_are_public_and_the_docs_work_offline() -> None:
@@ -167,6 +167,26 @@ def test_a_valid_api_key_authenticates_and_records_its_use(ada: Contributor) -> 
     assert key.last_used_at is not None
 
 
+@pytest.mark.parametrize("keyword", ["Bearer", "bearer", "Api-Key", "api-key"])
+def test_the_key_is_accepted_after_bearer_or_api_key(keyword: str, ada: Contributor) -> None:
+    _, plaintext = ApiKey.create(make_user("ada", contributor=ada), "script")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"{keyword} {plaintext}")
+    assert client.get(API + "contributors/").status_code == 200
+
+
+@pytest.mark.parametrize("header", ["{plaintext}", "Token {plaintext}", "Basic YWRhOnB3"])
+def test_another_header_form_answers_401_naming_the_expected_one(
+    header: str, ada: Contributor
+) -> None:
+    _, plaintext = ApiKey.create(make_user("ada", contributor=ada), "script")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header.format(plaintext=plaintext))
+    response = client.get(API + "contributors/")
+    assert response.status_code == 401
+    assert "'Authorization: Bearer <prefix>.<secret>'" in response.json()["detail"]
+
+
 def test_the_key_is_stored_only_as_a_prefix_and_a_hash(ada: Contributor) -> None:
     key, plaintext = ApiKey.create(make_user("ada", contributor=ada), "script")
     prefix, secret = plaintext.split(".")
@@ -187,6 +207,8 @@ def test_the_key_is_stored_only_as_a_prefix_and_a_hash(ada: Contributor) -> None
         "Api-Key {prefix}",
         "Api-Key {plaintext} extra",
         "Api-Key",
+        "Bearer {prefix}.wrong-secret",
+        "Bearer",
     ],
 )
 def test_bad_api_keys_answer_401(header: str, ada: Contributor) -> None:
@@ -424,7 +446,8 @@ def test_a_contributor_sees_only_their_own_payouts(
 ) -> None:
     batch = add_payouts({ada: "12.3400", bob: "87.6543"})
     listed = results(ada_client.get(API + "payouts/"))
-    assert [(p["contributor"], p["amount"]) for p in listed] == [("ada", "12.3400")]
+    assert [(p["contributor"], p["amount"]) for p in listed] == [("ada", "12.34")]
+    assert listed[0]["amount_minor"] == 1234
     assert listed[0]["currency"] == "EUR"
     assert listed[0]["status"] == "draft"
     bobs = Payout.objects.get(contributor=bob)
