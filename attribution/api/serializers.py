@@ -15,6 +15,7 @@ from marketplace.payouts import minor_unit_exponent
 # Bounds of the database columns: larger numbers are a 400, not a database error.
 MAX_POSITIVE_INT = 2**31 - 1
 MAX_POSITIVE_BIG_INT = 2**63 - 1
+KEY_MAX_LENGTH = Contributor._meta.get_field("key").max_length or 64
 
 
 class RoundSerializer(serializers.ModelSerializer):
@@ -83,6 +84,17 @@ class RoundSummarySerializer(RoundSerializer):
         read_only_fields = fields
 
 
+class ContributorKeyField(serializers.SlugRelatedField):
+    """A contributor by key. A key that no contributor could have (not a string, too long, a
+    NUL character, which PostgreSQL cannot even compare) is "no such contributor", never a
+    database error."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str) or "\x00" in data or len(data) > KEY_MAX_LENGTH:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data)[:80])
+        return super().to_internal_value(data)
+
+
 class RoundCreateSerializer(serializers.ModelSerializer):
     """A new draft round; ``POST rounds/{id}/start/`` freezes and queues it."""
 
@@ -90,7 +102,7 @@ class RoundCreateSerializer(serializers.ModelSerializer):
         queryset=ModelVersion.objects.all(),
         pk_field=serializers.IntegerField(min_value=1, max_value=MAX_POSITIVE_BIG_INT),
     )
-    contributors = serializers.SlugRelatedField(
+    contributors = ContributorKeyField(
         slug_field="key",
         queryset=Contributor.objects.all(),
         many=True,

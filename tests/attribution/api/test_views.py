@@ -357,3 +357,13 @@ def test_start_only_accepts_post(staff: User) -> None:
     response = session_client(staff).get(f"{API}rounds/{round.pk}/start/")
     assert response.status_code == 405
     assert not PayoutBatch.objects.exists()
+
+
+@pytest.mark.parametrize("key", ["\x00a", "x" * 500, 7])
+def test_a_contributor_key_no_contributor_could_have_is_a_400(staff: User, key: Any) -> None:
+    response = session_client(staff).post(
+        API + "rounds/", round_payload(contributors=[key]), format="json"
+    )
+
+    assert response.status_code == 400
+    assert "contributors" in response.json()
