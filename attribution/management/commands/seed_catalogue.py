@@ -13,8 +13,6 @@ the command still succeeds (the demo reports what it finds). Rerunning it change
 from __future__ import annotations
 
 import hashlib
-import io
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +20,20 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
-from PIL import Image
 
+from attribution.demo_seeding import (
+    ADMIN_USERNAME,
+    DEMO_PASSWORD,
+    ensure_user,
+    grey_png,
+    run_demo_round,
+)
 from attribution.model_registration import register_model_version
 from attribution.models import ContributorValue, ValuationRound
-from attribution.rounds.execution import execute_round
-from attribution.rounds.services import create_payouts, start_round
+from attribution.rounds.services import create_payouts
 from marketplace.models import Contributor, DataGroup, ModelVersion, User
 from marketplace.services import create_data_group
 
-DEMO_PASSWORD = "demo-password"
-ADMIN_USERNAME = "admin"
 MODEL_NAME = "Fashion catalogue model"
 ROLE_NAMES = {
     "clean": "a shop",
@@ -70,7 +71,7 @@ class Command(BaseCommand):
         models = load_catalogue_models(Path(options["weights"] or SHIPPED_WEIGHTS))
         images, labels = load_fashion_mnist(Path(options["data"] or DEFAULT_DIRECTORY))
         shops = select_shops(make_catalogue(images, labels), options["shops"])
-        staff = _ensure_user(ADMIN_USERNAME, User.Role.STAFF, superuser=True)
+        staff = ensure_user(ADMIN_USERNAME, User.Role.STAFF, superuser=True)
         contributors = [_ensure_shop(index, shop) for index, shop in enumerate(shops)]
         self.stdout.write(f"{len(contributors)} shops with accepted, captioned data groups.")
         version = _ensure_model_version(models, options["steps"])
@@ -103,26 +104,16 @@ class Command(BaseCommand):
         staff: User,
         options: dict[str, Any],
     ) -> ValuationRound:
-        round, created = ValuationRound.objects.get_or_create(
-            title=title,
-            defaults={
-                "model_version": version,
-                "metric": metric,
-                "budget": options["budget"],
-                "n_samples": options["samples"],
-                "pool": Decimal("10000.00"),
-                "currency": "EUR",
-                "created_by": staff,
-            },
+        round = run_demo_round(
+            title,
+            version=version,
+            metric=metric,
+            contributors=contributors,
+            staff=staff,
+            budget=options["budget"],
+            n_samples=options["samples"],
+            announce=self.stdout.write,
         )
-        if created:
-            round.contributors.set(contributors)
-        if round.status == ValuationRound.Status.DRAFT:
-            start_round(round.pk, user=staff, enqueue=False)
-        if round.status in (ValuationRound.Status.DRAFT, ValuationRound.Status.QUEUED):
-            self.stdout.write(f"Running the {metric} round over {len(contributors)} shops...")
-            execute_round(round.pk)
-        round.refresh_from_db()
         self.stdout.write(f"Round {round.pk} ({metric}): {round.status}. {round.error}")
         if round.status == ValuationRound.Status.SUCCEEDED and metric == "clip_diversity":
             batch = create_payouts(round.pk, user=staff)
@@ -195,22 +186,12 @@ def _ensure_model_version(models: Any, steps: int) -> ModelVersion:
     )
 
 
-def _ensure_user(username: str, role: str, *, superuser: bool = False) -> User:
-    user, created = User.objects.get_or_create(
-        username=username, defaults={"role": role, "is_staff": superuser, "is_superuser": superuser}
-    )
-    if created:
-        user.set_password(DEMO_PASSWORD)
-        user.save()
-    return user
-
-
 def _ensure_shop(index: int, shop: Any) -> Contributor:
     with transaction.atomic():
         contributor, created = Contributor.objects.get_or_create(
             key=shop.key, defaults={"name": f"Shop {index:02d} ({ROLE_NAMES[shop.role]})"}
         )
-        user = _ensure_user(shop.key, User.Role.CONTRIBUTOR)
+        user = ensure_user(shop.key, User.Role.CONTRIBUTOR)
         if user.contributor_id != contributor.pk:
             user.contributor = contributor
             user.save(update_fields=["contributor"])
@@ -218,7 +199,7 @@ def _ensure_shop(index: int, shop: Any) -> Contributor:
             return contributor
         files, captions, seen = [], {}, set()
         for row, (pixels, text) in enumerate(zip(shop.images, shop.captions, strict=True)):
-            content = _png(pixels[0])
+            content = grey_png(pixels[0])
             digest = hashlib.sha256(content).digest()
             if digest in seen:  # Fashion-MNIST repeats a few photos; one upload holds each once
                 continue
@@ -233,9 +214,3 @@ def _ensure_shop(index: int, shop: Any) -> Contributor:
             status=DataGroup.Status.ACCEPTED, decided_at=timezone.now()
         )
     return contributor
-
-
-def _png(pixels: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.rint(pixels * 255).astype(np.uint8), mode="L").save(buffer, format="PNG")
-    return buffer.getvalue()

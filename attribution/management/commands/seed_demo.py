@@ -7,25 +7,25 @@ round; runs the round in-process and creates its payouts. Rerunning it changes n
 
 from __future__ import annotations
 
-import io
 import json
-from decimal import Decimal
 from typing import Any
 
-import numpy as np
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
-from PIL import Image
 
+from attribution.demo_seeding import (
+    ADMIN_USERNAME,
+    DEMO_PASSWORD,
+    ensure_user,
+    grey_png,
+    run_demo_round,
+)
 from attribution.models import ValuationRound
-from attribution.rounds.execution import execute_round
-from attribution.rounds.services import create_payouts, start_round
+from attribution.rounds.services import create_payouts
 from marketplace.models import Contributor, DataGroup, ModelVersion, User
 from marketplace.services import create_data_group
 
-DEMO_PASSWORD = "demo-password"
-ADMIN_USERNAME = "admin"
 ROLE_NAMES = {
     "clean": "clean digit scans",
     "noisy_labels": "mislabelled digits",
@@ -50,7 +50,7 @@ class Command(BaseCommand):
 
         planted = make_digits_marketplace(0)
         with transaction.atomic():
-            staff = _ensure_user(ADMIN_USERNAME, User.Role.STAFF, superuser=True)
+            staff = ensure_user(ADMIN_USERNAME, User.Role.STAFF, superuser=True)
             version, _ = ModelVersion.objects.get_or_create(
                 name="Digits demo model",
                 defaults={
@@ -68,26 +68,16 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(contributors)} contributors with accepted data groups.")
         if options["no_round"]:
             return
-        round, created = ValuationRound.objects.get_or_create(
-            title="Digits demo: label fidelity",
-            defaults={
-                "model_version": version,
-                "metric": "label_fidelity",
-                "budget": options["budget"],
-                "n_samples": options["samples"],
-                "pool": Decimal("10000.00"),
-                "currency": "EUR",
-                "created_by": staff,
-            },
+        round = run_demo_round(
+            "Digits demo: label fidelity",
+            version=version,
+            metric="label_fidelity",
+            contributors=contributors,
+            staff=staff,
+            budget=options["budget"],
+            n_samples=options["samples"],
+            announce=self.stdout.write,
         )
-        if created:
-            round.contributors.set(contributors)
-        if round.status == ValuationRound.Status.DRAFT:
-            start_round(round.pk, user=staff, enqueue=False)
-        if round.status in (ValuationRound.Status.DRAFT, ValuationRound.Status.QUEUED):
-            self.stdout.write("Running the valuation round (a few minutes on one CPU thread)...")
-            execute_round(round.pk)
-        round.refresh_from_db()
         self.stdout.write(f"Round {round.pk}: {round.status}. {round.error}")
         if round.status == ValuationRound.Status.SUCCEEDED:
             batch = create_payouts(round.pk, user=staff)
@@ -98,28 +88,18 @@ class Command(BaseCommand):
         )
 
 
-def _ensure_user(username: str, role: str, *, superuser: bool = False) -> User:
-    user, created = User.objects.get_or_create(
-        username=username, defaults={"role": role, "is_staff": superuser, "is_superuser": superuser}
-    )
-    if created:
-        user.set_password(DEMO_PASSWORD)
-        user.save()
-    return user
-
-
 def _ensure_contributor(index: int, member: Any) -> Contributor:
     contributor, created = Contributor.objects.get_or_create(
         key=member.key,
         defaults={"name": f"Contributor {index:02d} ({ROLE_NAMES[member.role]})"},
     )
-    user = _ensure_user(member.key, User.Role.CONTRIBUTOR)
+    user = ensure_user(member.key, User.Role.CONTRIBUTOR)
     if user.contributor_id != contributor.pk:
         user.contributor = contributor
         user.save(update_fields=["contributor"])
     if created:
         files = [
-            (f"{member.key}-{row:03d}.png", _png(pixels[0]))
+            (f"{member.key}-{row:03d}.png", grey_png(pixels[0]))
             for row, pixels in enumerate(member.images)
         ]
         labels = {
@@ -136,9 +116,3 @@ def _ensure_contributor(index: int, member: Any) -> Contributor:
             status=DataGroup.Status.ACCEPTED, decided_at=timezone.now()
         )
     return contributor
-
-
-def _png(pixels: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.rint(pixels * 255).astype(np.uint8), mode="L").save(buffer, format="PNG")
-    return buffer.getvalue()
