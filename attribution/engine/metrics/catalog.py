@@ -32,7 +32,9 @@ class MetricSpec:
         explanation: One or two sentences for a contributor's statement.
         floor: The metric's no-information value, or None.
         default_empty: v(∅) unless the profile says otherwise (``"floor"``, ``"worst_singleton"``
-            or a number; see ``attribution.engine.games.proxy``).
+            or a number; see ``attribution.engine.games.proxy``). Every default is a number of
+            the metric or its reference, never a statistic of the sample banks (such as
+            ``"worst_singleton"``), so v(∅) carries no bank noise into the shares.
         purpose: ``"payout"`` or ``"audit"`` (never paid out).
         needs_labels: Whether every contributor's records must carry numeric class labels.
         orientation: Always ``"higher is better"``; stated for people and for the API.
@@ -69,8 +71,8 @@ METRICS: dict[str, MetricSpec] = {
             "The negative Fréchet distance compares the features of the generated images with "
             "those of real reference images: it is the Fréchet distance with its sign flipped, "
             "so 0 is a perfect match and higher (closer to 0) is better.",
-            floor=None,
-            default_empty="worst_singleton",
+            floor=None,  # −tr Σ_r: the reference's own, set by the metric instance
+            default_empty="floor",
         ),
         MetricSpec(
             "class_entropy",
@@ -101,7 +103,7 @@ METRICS: dict[str, MetricSpec] = {
             "trained on people's ratings of images) gives the generated images; higher is "
             "better.",
             floor=None,
-            default_empty="worst_singleton",
+            default_empty=0.0,
         ),
         MetricSpec(
             "clip_diversity",
@@ -121,7 +123,7 @@ METRICS: dict[str, MetricSpec] = {
             "generated image and the caption it was generated from: how faithfully the model "
             "draws what it is asked to draw; higher is better.",
             floor=None,
-            default_empty="worst_singleton",
+            default_empty=0.0,
         ),
         MetricSpec(
             "artefact_free",

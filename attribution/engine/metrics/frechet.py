@@ -94,11 +94,15 @@ class NegativeFrechetDistance:
 
     Attributes:
         name: ``"neg_frechet_distance"``.
-        floor: None: FD has no natural no-information value (an empty pool has no moments).
+        floor: −2 tr Σ_r, the expected score of a model that always outputs one real image
+            picked at random (a point mass at x scores ‖x − μ_r‖² + tr Σ_r, and E‖x − μ_r‖² =
+            tr Σ_r): a model that memorised one image and learned nothing from anyone's data.
+            It is a number of the reference alone, never of the sample banks, which makes it the
+            default v(∅) (docs/money_grade.md); on the digits demo every single contributor
+            scores above it.
     """
 
     name = "neg_frechet_distance"
-    floor: float | None = None
 
     def __init__(
         self,
@@ -130,6 +134,8 @@ class NegativeFrechetDistance:
         self.memory_bytes = memory_bytes
         self._root = symmetric_square_root(self.reference_covariance)  # A, once
         self._reference_trace = float(np.trace(self.reference_covariance))
+        # FD(point mass at x, reference) = ‖x − μ_r‖² + tr Σ_r; its mean over x ~ reference.
+        self.floor: float | None = -2.0 * self._reference_trace
         self._ops: _Ops | None = None
         self._prepared: _Prepared | None = None
 

@@ -21,7 +21,9 @@ def test_every_entry_is_complete_and_higher_is_better(name: str) -> None:
     assert spec.orientation == "higher is better"
     assert spec.purpose in ("payout", "audit")
     if spec.default_empty == "floor":
-        assert spec.floor is not None, f"{name}: v(∅) = floor needs a floor"
+        # neg_fid's floor is its reference's (−2 tr Σ_r), set by each metric instance.
+        assert spec.floor is not None or name == "neg_fid", f"{name}: v(∅) = floor needs a floor"
+    assert spec.default_empty != "worst_singleton", f"{name}: a bank statistic as default v(∅)"
 
 
 def test_every_metric_is_offered_by_some_profile() -> None:
@@ -36,7 +38,11 @@ def test_the_digits_metrics_have_the_catalog_floor(name: str) -> None:
 
     metric = digits_metric(name, reference)
 
-    assert metric.floor == METRICS[name].floor
+    if name == "neg_fid":
+        covariance = np.cov(reference.embeddings.T, bias=True)
+        assert metric.floor == pytest.approx(-2.0 * np.trace(covariance))
+    else:
+        assert metric.floor == METRICS[name].floor
 
 
 def test_an_unknown_metric_is_refused_with_the_known_names() -> None:

@@ -141,7 +141,6 @@ def test_bad_references_and_missing_features_are_rejected() -> None:
     no_features = compute_bank_statistics([np.eye(3), np.eye(3)], None)
     with pytest.raises(EngineInputError, match=r"neg_frechet_distance.*'feature_mean'"):
         metric(no_features, np.array([[0.5, 0.5]]))
-    assert metric.floor is None
 
 
 # --- the factored forms: Gram matrix (R ≤ d), row blocks (R > d), torch --------------------------
@@ -269,3 +268,17 @@ def test_large_coalitions_use_the_grand_sum_only_for_proportional_weights(backen
     expected = [_weighted_frechet_distance(banks, row, *reference) for row in rows]
     np.testing.assert_allclose(-at_once, expected, rtol=RTOL)
     np.testing.assert_allclose(no_grand_yet, at_once[1:], rtol=1e-9)
+
+
+def test_the_floor_is_the_mean_score_of_a_point_mass_at_a_reference_row_and_ignores_banks() -> None:
+    rng = np.random.default_rng(SEED + 4)
+    reference = rng.normal(size=(200, DIM)) * 2.0
+    reference_mean, reference_covariance = reference_statistics(reference)
+    metric = NegativeFrechetDistance(reference_mean, reference_covariance)
+    point_masses = compute_bank_statistics(None, [np.tile(row, (4, 1)) for row in reference])
+
+    memorised = metric(point_masses, np.eye(len(reference))).mean()
+    metric(compute_bank_statistics(None, _feature_banks()), np.eye(N_CONTRIBUTORS))
+
+    assert metric.floor == pytest.approx(memorised, rel=1e-6)
+    assert metric.floor == pytest.approx(-2.0 * np.trace(reference_covariance))

@@ -6,9 +6,10 @@ metrics of the pooled samples, with exact Shapley values of the same proxy game 
 
 * ``inception_score``: Inception Score from the digits classifier (v(∅) = 1, its floor).
 * ``neg_fid``: minus the Fréchet distance between the pool's classifier embeddings and the real
-  digits' (v(∅) = the worst single contributor's value: a pool of pure noise scores a *better*
-  Fréchet distance than any single clean digit class, so neither noise nor an untrained model is a
-  fair empty coalition).
+  digits' (v(∅) = −2 tr Σ_r, the expected score of a model that always outputs one real digit
+  picked at random: a number of the reference alone, so it carries no bank noise, and below every
+  single contributor here. A pool of pure noise scores a *better* Fréchet distance than any
+  single clean digit class, so neither noise nor an untrained model is a fair empty coalition).
 * ``label_fidelity``: how often samples show the digit the contributor's labels claim
   (v(∅) = 0: no data, no correctly labelled samples).
 * ``marker_free``: one minus the rate of the spurious corner marker (v(∅) = 1: no data, no
