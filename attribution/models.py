@@ -111,7 +111,17 @@ class ValuationRound(models.Model):
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="rounds")
     contributors = models.ManyToManyField(Contributor, related_name="rounds")
     metric = models.CharField(max_length=32, choices=METRIC_CHOICES, default="inception_score")
-    estimator = models.CharField(max_length=16, choices=ESTIMATOR_CHOICES, default="surrogate")
+    estimator = models.CharField(max_length=16, choices=ESTIMATOR_CHOICES, default="tolerance")
+    payout_tolerance = models.DecimalField(
+        "payout tolerance (pp)",
+        max_digits=5,
+        decimal_places=3,
+        default=Decimal("0.25"),
+        validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(Decimal("50"))],
+        help_text="Every contributor's share of the pool within ± this many percentage points, "
+        "at 95% confidence: the estimator 'To the payout tolerance' sizes itself to it, and "
+        "every round reports the precision it achieved.",
+    )
     budget = models.PositiveIntegerField(default=512, validators=[MinValueValidator(6)])
     n_samples = models.PositiveIntegerField(
         default=64, validators=[MinValueValidator(1), MaxValueValidator(100_000)]

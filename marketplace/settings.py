@@ -447,3 +447,7 @@ ENGINE_BANK_RUNNER = os.environ.get("ENGINE_BANK_RUNNER", "")
 ENGINE_CACHE_DIR = Path(os.environ.get("ENGINE_CACHE_DIR", BASE_DIR / "var" / "engine-cache"))
 # A running round whose heartbeat is older than this is presumed dead and may be claimed again.
 ENGINE_STALE_AFTER_S = int(os.environ.get("ENGINE_STALE_AFTER_S", 900))
+# Wall-clock budget, per round, of the "to the payout tolerance" estimator's valuation (exact
+# values when 2^n coalitions fit it, else sampling until the shares meet the tolerance or it runs
+# out), and of the bank-noise bootstrap after it.
+ENGINE_VALUATION_SECONDS = float(os.environ.get("ENGINE_VALUATION_SECONDS", 120))

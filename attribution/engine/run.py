@@ -6,6 +6,9 @@
 3. Reduce banks to per-contributor sufficient statistics.
 4. For each metric, build the proxy game and fit the estimator (SurrogateSHAP by default);
    optionally also exact Shapley values of the proxy game, feasible to ~20 contributors.
+5. Optionally measure bank noise: revalue resampled banks, so every value's interval holds both
+   errors and the round reports the bank size its payout tolerance needs
+   (``attribution.engine.valuation.round_noise``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from attribution.engine.generation import GenerationBackend, contributor_seed
 from attribution.engine.metrics import BankStatistics, compute_bank_statistics
 from attribution.engine.progress import Progress, report
 from attribution.engine.store import ArtefactStore
+from attribution.engine.valuation.bank_noise import BankSamples
+from attribution.engine.valuation.round_noise import NoiseOptions, RoundNoise, measure_round_noise
 
 Images = NDArray[np.float32]
 Scorer = Callable[[Images, Features, int], NDArray[np.float64]]
@@ -69,9 +74,15 @@ class Valuation:
     estimator: ShapleyEstimator
     exact_values: NDArray[np.float64] | None = None
     seconds: float = 0.0
+    noise: RoundNoise | None = None
 
     def confidence_interval(self, level: float = 0.95) -> NDArray[np.float64] | None:
-        """(n, 2) normal intervals, or None without standard errors."""
+        """(n, 2) normal intervals — of estimation and bank noise together when the bank noise
+        was measured — or None without standard errors."""
+        if self.noise is not None:
+            combined = self.noise.interval(self.values, level)
+            if combined is not None:
+                return combined
         return None if self.stderr is None else self.estimator.confidence_interval(level)
 
 
@@ -163,19 +174,36 @@ def build_statistics(
     scorers: Mapping[str, Scorer] | None = None,
 ) -> BankStatistics:
     """Per-contributor sufficient statistics of the banks, features and per-sample scores."""
+    return statistics_of(bank_samples(banks, features, scorers))
+
+
+def statistics_of(samples: BankSamples) -> BankStatistics:
+    """The sufficient statistics of per-sample rows, in the rows' own precision."""
+    return compute_bank_statistics(
+        probabilities=samples.probabilities,
+        features=samples.features,
+        scores=dict(samples.scores) or None,
+    )
+
+
+def bank_samples(
+    banks: Sequence[Images],
+    features: Sequence[Features],
+    scorers: Mapping[str, Scorer] | None = None,
+) -> BankSamples:
+    """The per-sample rows behind :func:`build_statistics` (for the bank-noise bootstrap)."""
     probabilities = [f.probabilities for f in features]
     has_probabilities = all(p is not None for p in probabilities)
-    scores = {
-        name: [
-            scorer(images, feats, i)
-            for i, (images, feats) in enumerate(zip(banks, features, strict=True))
-        ]
-        for name, scorer in (scorers or {}).items()
-    }
-    return compute_bank_statistics(
+    return BankSamples(
         probabilities=probabilities if has_probabilities else None,  # type: ignore[arg-type]
         features=[f.embeddings for f in features],
-        scores=scores or None,
+        scores={
+            name: [
+                scorer(images, feats, i)
+                for i, (images, feats) in enumerate(zip(banks, features, strict=True))
+            ]
+            for name, scorer in (scorers or {}).items()
+        },
     )
 
 
@@ -187,12 +215,23 @@ def value_contributors(
     *,
     empty_value: EmptyValue = "floor",
     exact: bool = False,
+    samples: BankSamples | None = None,
+    noise: NoiseOptions | None = None,
+    progress: Progress | None = None,
 ) -> Valuation:
-    """Fit ``estimator`` on the proxy game of one metric (and exact values if asked)."""
+    """Fit ``estimator`` on the proxy game of one metric (and exact values if asked); with
+    ``samples`` and ``noise``, measure the bank noise of the values too."""
     start = time.perf_counter()
     game = ProxyGame(statistics, data_sizes, metric, empty_value)
     estimator.fit(game)
     exact_values = ExactShapley().fit(game).values_ if exact else None
+    measured = None
+    if noise is not None:
+        if samples is None:
+            raise EngineInputError("measuring bank noise needs the banks' per-sample rows.")
+        measured = measure_round_noise(
+            samples, data_sizes, metric, empty_value, estimator.stderr_, noise, progress
+        )
     return Valuation(
         metric=metric.name,
         values=estimator.values_,
@@ -203,6 +242,7 @@ def value_contributors(
         estimator=estimator,
         exact_values=exact_values,
         seconds=time.perf_counter() - start,
+        noise=measured,
     )
 
 
@@ -218,6 +258,7 @@ def run_round(
     empty_values: Mapping[str, EmptyValue] | None = None,
     estimator: Callable[[], ShapleyEstimator] | None = None,
     exact: bool = False,
+    noise: NoiseOptions | None = None,
     store: ArtefactStore | None = None,
     progress: Progress | None = None,
 ) -> RoundResult:
@@ -234,6 +275,7 @@ def run_round(
         empty_values: Metric name → v(∅) policy (default ``"floor"``).
         estimator: Factory of a fresh estimator per metric (default ``SurrogateShapley()``).
         exact: Also compute exact Shapley values of each proxy game (2^n coalitions).
+        noise: Measure each valuation's bank noise with these options (None: do not).
         store: Artefact cache; banks and features are reused from it.
         progress: ``progress(stage, done, total)``.
     """
@@ -249,7 +291,8 @@ def run_round(
     timings["generate"] = time.perf_counter() - start
     start = time.perf_counter()
     features = featurize_banks(banks, bank_inputs, featurizer, store=store, progress=progress)
-    statistics = build_statistics(banks, features, scorers)
+    samples = bank_samples(banks, features, scorers)
+    statistics = statistics_of(samples)
     timings["featurize"] = time.perf_counter() - start
     make_estimator = estimator or SurrogateShapley
     sizes = [c.size for c in contributors]
@@ -263,6 +306,9 @@ def run_round(
             make_estimator(),
             empty_value=(empty_values or {}).get(name, "floor"),
             exact=exact,
+            samples=samples if noise is not None else None,
+            noise=noise,
+            progress=progress,
         )
         timings[f"value {name}"] = time.perf_counter() - start
         report(progress, "metrics", index + 1, len(metrics))

@@ -26,10 +26,13 @@ from marketplace.models import DataGroup, DataRecord, ModelVersion
 if TYPE_CHECKING:
     from attribution.models import ValuationRound
 
-CONFIG_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+CONFIG_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 """Version 2 added the model's sampling, featurizer and reference settings; a version-1
-configuration (the built-in digits model only) reads with their defaults."""
+configuration (the built-in digits model only) reads with their defaults. Version 3 added the
+payout tolerance; older configurations read with the default (±0.25 pp)."""
+
+DEFAULT_PAYOUT_TOLERANCE = 0.25
 
 
 class RoundConfigError(ValueError):
@@ -102,6 +105,8 @@ class RoundConfig:
     n_bootstrap: int
     seed: int
     device: str
+    payout_tolerance: float = DEFAULT_PAYOUT_TOLERANCE
+    """± percentage points of the pool, at 95%, that every share must be within."""
     version: int = CONFIG_VERSION
 
     @property
@@ -142,7 +147,7 @@ class RoundConfig:
         return dataclasses.replace(self, device=device)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON the row stores (the layout of version 1)."""
+        """The JSON the row stores (version 3 adds ``payout_tolerance`` to version 1's layout)."""
         contributors = []
         for contributor in self.contributors:
             entry: dict[str, Any] = {
@@ -153,7 +158,7 @@ class RoundConfig:
             if contributor.labels is not None:
                 entry["labels"] = list(contributor.labels)
             contributors.append(entry)
-        return {
+        data = {
             "version": self.version,
             "model": model_to_json(self.model),
             "contributors": contributors,
@@ -165,6 +170,9 @@ class RoundConfig:
             "seed": self.seed,
             "device": self.device,
         }
+        if self.version >= 3:  # an older row's JSON (and so its hash) stays as it was stored
+            data["payout_tolerance"] = self.payout_tolerance
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RoundConfig:
@@ -202,6 +210,7 @@ class RoundConfig:
                 n_bootstrap=int(data["n_bootstrap"]),
                 seed=int(data["seed"]),
                 device=str(data.get("device", "cpu")),
+                payout_tolerance=float(data.get("payout_tolerance", DEFAULT_PAYOUT_TOLERANCE)),
                 version=int(version),
             )
         except (KeyError, TypeError, ValueError) as error:
@@ -271,6 +280,7 @@ def freeze_config(round: ValuationRound) -> RoundConfig:
         n_bootstrap=round.n_bootstrap,
         seed=round.seed,
         device=settings.ENGINE_DEVICE,
+        payout_tolerance=float(round.payout_tolerance),
     )
 
 

@@ -59,6 +59,32 @@ class ToleranceReport:
 
 
 @dataclass(frozen=True)
+class BankNoiseReport:
+    """How much the values move when the sample banks are drawn again, and what K would do.
+
+    Attributes:
+        replicates: Bootstrap replicates over resampled banks (0 when not measured).
+        samples_per_contributor: K, the bank size the noise was measured at.
+        bank_points: The worst share's half-width from bank noise alone, pp of the pool.
+        combined_points: With the estimation error too: the round's achieved precision.
+        required_k: The K per contributor that meets the payout tolerance (None: none does
+            until the estimation is more precise, or not measured).
+        met: Whether ``combined_points`` is within the payout tolerance.
+        drivers: Keys of the contributors whose banks need the most samples, worst first.
+        reason: One sentence, as the engine wrote it.
+    """
+
+    replicates: int
+    samples_per_contributor: int | None
+    bank_points: float | None
+    combined_points: float | None
+    required_k: int | None
+    met: bool
+    drivers: list[str]
+    reason: str
+
+
+@dataclass(frozen=True)
 class Diagnostics:
     """How a round's values were obtained, for the dashboard and the statement."""
 
@@ -68,6 +94,7 @@ class Diagnostics:
     surrogate: SurrogateFit | None = None
     convergence: Convergence | None = None
     tolerance: ToleranceReport | None = None
+    bank_noise: BankNoiseReport | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON stored on the round row (flat keys, as rows have always held them)."""
@@ -95,6 +122,18 @@ class Diagnostics:
                 "reason": self.tolerance.reason,
                 "achieved_points": self.tolerance.achieved_points,
                 "met": self.tolerance.met,
+            }
+        if self.bank_noise is not None:
+            noise = self.bank_noise
+            data["bank_noise"] = {
+                "replicates": noise.replicates,
+                "samples_per_contributor": noise.samples_per_contributor,
+                "bank_points": noise.bank_points,
+                "combined_points": noise.combined_points,
+                "required_k": noise.required_k,
+                "met": noise.met,
+                "drivers": list(noise.drivers),
+                "reason": noise.reason,
             }
         return data
 
@@ -125,6 +164,7 @@ class Diagnostics:
             surrogate=surrogate,
             convergence=_convergence(data.get("convergence")),
             tolerance=_tolerance(data.get("tolerance")),
+            bank_noise=_bank_noise(data.get("bank_noise")),
         )
 
 
@@ -177,4 +217,20 @@ def _tolerance(value: object) -> ToleranceReport | None:
         reason=str(value.get("reason", "")),
         achieved_points=_finite(value.get("achieved_points")),
         met=value.get("met") is True,
+    )
+
+
+def _bank_noise(value: object) -> BankNoiseReport | None:
+    if not isinstance(value, Mapping):
+        return None
+    drivers = value.get("drivers")
+    return BankNoiseReport(
+        replicates=_integer(value.get("replicates")) or 0,
+        samples_per_contributor=_integer(value.get("samples_per_contributor")),
+        bank_points=_finite(value.get("bank_points")),
+        combined_points=_finite(value.get("combined_points")),
+        required_k=_integer(value.get("required_k")),
+        met=value.get("met") is True,
+        drivers=[str(d) for d in drivers] if isinstance(drivers, list) else [],
+        reason=str(value.get("reason", "")),
     )

@@ -20,6 +20,7 @@ from django.conf import settings
 
 from attribution.rounds.config import ContributorConfig, RoundConfig
 from attribution.rounds.outcome import (
+    BankNoiseReport,
     Convergence,
     Diagnostics,
     RoundOutcome,
@@ -86,7 +87,12 @@ def run_engine(config: RoundConfig, progress: EngineProgress) -> RoundOutcome:
 
     model = get_profile(config.model.kind).load(config.engine_model)
     setup = model.metric_setup(config.metric, round_spec(config))
+    from attribution.engine.valuation import PayoutTolerance
+    from attribution.engine.valuation.round_noise import NoiseOptions
+
     estimator = get_estimator(config.estimator)
+    tolerance = PayoutTolerance(config.payout_tolerance)
+    seconds = float(settings.ENGINE_VALUATION_SECONDS)
     result = run_round(
         [_engine_input(contributor) for contributor in config.contributors],
         model.backend,
@@ -96,9 +102,23 @@ def run_engine(config: RoundConfig, progress: EngineProgress) -> RoundOutcome:
         seed=config.seed,
         scorers=setup.scorers,
         empty_values={config.metric: setup.empty_value},
-        estimator=lambda: estimator.build(config.budget, config.seed, config.n_bootstrap),
+        estimator=lambda: estimator.build(
+            config.budget,
+            config.seed,
+            config.n_bootstrap,
+            tolerance=tolerance,
+            time_budget_s=seconds,
+        ),
         exact=config.estimator != "exact"
         and len(config.contributors) <= EXACT_CROSS_CHECK_MAX_PLAYERS,
+        noise=NoiseOptions(
+            tolerance=tolerance,
+            replicates=max(config.n_bootstrap, 2),
+            time_budget_s=seconds,
+            seed=config.seed,
+        )
+        if config.n_bootstrap >= 2 and estimator.is_shapley
+        else None,
         store=ArtefactStore(settings.ENGINE_CACHE_DIR),
         progress=progress,
     )
@@ -132,6 +152,22 @@ def outcome_of(valuation: Valuation, keys: list[str], timings: dict[str, float])
         )
         convergence = Convergence(*surrogate_convergence(estimator, keys))
     interval = valuation.confidence_interval()
+    bank_noise = None
+    if valuation.noise is not None:
+        measured = valuation.noise
+        tolerance_points = None if measured.plan is None else measured.plan.miss_points
+        bank_noise = BankNoiseReport(
+            replicates=0 if measured.noise is None else int(measured.noise.values.shape[0]),
+            samples_per_contributor=None
+            if measured.noise is None
+            else int(measured.noise.n_samples.min()),
+            bank_points=_finite_or_none(measured.bank_points),
+            combined_points=_finite_or_none(measured.combined_points),
+            required_k=None if measured.plan is None else measured.plan.required_k,
+            met=tolerance_points is not None and tolerance_points <= 0,
+            drivers=[keys[i] for i in measured.drivers],
+            reason=measured.reason,
+        )
     return RoundOutcome(
         values=dict(zip(keys, map(float, valuation.values), strict=True)),
         stderr=None
@@ -152,8 +188,13 @@ def outcome_of(valuation: Valuation, keys: list[str], timings: dict[str, float])
             surrogate=surrogate,
             convergence=convergence,
             tolerance=tolerance,
+            bank_noise=bank_noise,
         ),
     )
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 def round_spec(config: RoundConfig) -> RoundSpec:

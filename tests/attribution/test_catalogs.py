@@ -139,3 +139,14 @@ def test_every_estimator_runs_end_to_end(name: str) -> None:
         assert report is not None
         assert (report.estimator, report.met) == ("exact", True)
         assert Diagnostics.from_json(outcome.diagnostics.to_json()) == outcome.diagnostics
+    noise = outcome.diagnostics.bank_noise
+    if ESTIMATORS[name].is_shapley:  # every Shapley round measures its bank noise
+        assert noise is not None
+        assert noise.replicates == 2
+        assert noise.samples_per_contributor == config.n_samples
+        assert f"K = {config.n_samples:,}" in noise.reason
+        assert outcome.ci is not None
+        for key, (low, high) in outcome.ci.items():
+            assert low <= outcome.values[key] <= high
+    else:
+        assert noise is None

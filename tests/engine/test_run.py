@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from attribution.engine.errors import EngineInputError
-from attribution.engine.estimators import ShapleyEstimator, SurrogateShapley
+from attribution.engine.estimators import PermutationShapley, ShapleyEstimator, SurrogateShapley
 from attribution.engine.features import Features
 from attribution.engine.generation import ClassConditionalBackend
 from attribution.engine.metrics import (
@@ -27,6 +27,7 @@ from attribution.engine.metrics import (
 from attribution.engine.progress import Progress
 from attribution.engine.run import (
     ContributorInput,
+    Valuation,
     build_statistics,
     featurize_banks,
     generate_banks,
@@ -324,3 +325,31 @@ def test_a_round_with_a_scorer_values_the_artefact_free_rate() -> None:
     # Σφ = v(N) − v(∅) = (1 − Σ π_i r_i) − 1 with π_i ∝ |C_i| = 1, 2, 7.
     weights = np.array([1.0, 2.0, 7.0]) / 10.0
     assert valuation.exact_values.sum() == pytest.approx(-weights @ rates, abs=1e-12)
+
+
+def test_a_round_with_noise_options_widens_the_intervals_by_the_bank_noise() -> None:
+    from attribution.engine.valuation.round_noise import NoiseOptions
+
+    def run(noise: NoiseOptions | None) -> Valuation:
+        result = run_round(
+            CONTRIBUTORS,
+            make_backend(),
+            FakeFeaturizer(),
+            {"entropy": ClassEntropy()},
+            n_samples=N_SAMPLES,
+            estimator=lambda: PermutationShapley(budget=200, seed=0),
+            noise=noise,
+        )
+        return result.valuations["entropy"]
+
+    plain, measured = run(None), run(NoiseOptions(replicates=8, seed=1))
+
+    np.testing.assert_allclose(plain.values, measured.values)
+    assert plain.noise is None
+    assert measured.noise is not None
+    assert measured.noise.replicate_estimator == "exact"
+    narrow, wide = plain.confidence_interval(), measured.confidence_interval()
+    assert narrow is not None
+    assert wide is not None
+    assert np.all(wide[:, 1] - wide[:, 0] >= narrow[:, 1] - narrow[:, 0])
+    assert np.all((wide[:, 0] <= measured.values) & (measured.values <= wide[:, 1]))

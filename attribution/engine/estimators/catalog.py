@@ -9,7 +9,7 @@ the API's serializers and the statement all read this one table.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from attribution.engine.errors import EngineInputError
 from attribution.engine.estimators.base import ShapleyEstimator
@@ -20,10 +20,31 @@ from attribution.engine.estimators.kernel import KernelShapley
 from attribution.engine.estimators.loo import LeaveOneOut
 from attribution.engine.estimators.permutation import PermutationShapley, permutation_cost
 from attribution.engine.estimators.surrogate import MIN_SAMPLED, SurrogateShapley
-from attribution.engine.valuation import ToleranceShapley
+from attribution.engine.valuation import PayoutTolerance, ToleranceShapley
+from attribution.engine.valuation.selection import DEFAULT_TIME_BUDGET_S
 
-EstimatorFactory = Callable[[int, int, int], ShapleyEstimator]
-"""``factory(budget, seed, n_bootstrap) -> estimator`` (unfitted)."""
+
+@dataclass(frozen=True)
+class EstimatorParams:
+    """A round's parameters, as every factory receives them.
+
+    Attributes:
+        budget: Coalition evaluations (for the estimators that take a budget).
+        seed: Seed of the coalition sampling.
+        n_bootstrap: Bootstrap refits (SurrogateSHAP's intervals).
+        tolerance: The payout tolerance (the ``tolerance`` estimator sizes itself to it).
+        time_budget_s: Wall-clock budget of the ``tolerance`` estimator, per metric.
+    """
+
+    budget: int
+    seed: int
+    n_bootstrap: int
+    tolerance: PayoutTolerance = field(default_factory=PayoutTolerance)
+    time_budget_s: float = DEFAULT_TIME_BUDGET_S
+
+
+EstimatorFactory = Callable[[EstimatorParams], ShapleyEstimator]
+"""``factory(params) -> estimator`` (unfitted)."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +54,7 @@ class EstimatorSpec:
     Attributes:
         name: The identifier stored on rounds and given to the CLI.
         label: A short human name.
-        factory: Builds a fresh estimator from (budget, seed, n_bootstrap).
+        factory: Builds a fresh estimator from the round's :class:`EstimatorParams`.
         uses_budget: Whether the budget changes what the estimator does.
         method: How the values are estimated, in plain words, one sentence per item. ``{evaluated}``
             stands for "N coalitions" and ``{n_players}`` / ``{n_coalitions_all}`` for the
@@ -52,9 +73,18 @@ class EstimatorSpec:
     minimum_budget: Callable[[int], int] = lambda n_players: 0
     """The fewest coalition evaluations the estimator accepts for ``n_players`` (0: any)."""
 
-    def build(self, budget: int, seed: int, n_bootstrap: int) -> ShapleyEstimator:
+    def build(
+        self,
+        budget: int,
+        seed: int,
+        n_bootstrap: int,
+        *,
+        tolerance: PayoutTolerance | None = None,
+        time_budget_s: float = DEFAULT_TIME_BUDGET_S,
+    ) -> ShapleyEstimator:
         """A fresh, unfitted estimator with the round's parameters."""
-        return self.factory(budget, seed, n_bootstrap)
+        chosen = tolerance or PayoutTolerance()
+        return self.factory(EstimatorParams(budget, seed, n_bootstrap, chosen, time_budget_s))
 
     def explain(self, *, n_evaluations: int | None, n_players: int) -> list[str]:
         """The method sentences with the round's numbers filled in."""
@@ -75,9 +105,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
         EstimatorSpec(
             "surrogate",
             "SurrogateSHAP",
-            lambda budget, seed, n_bootstrap: SurrogateShapley(
-                budget=budget, seed=seed, n_bootstrap=n_bootstrap
-            ),
+            lambda p: SurrogateShapley(budget=p.budget, seed=p.seed, n_bootstrap=p.n_bootstrap),
             uses_budget=True,
             minimum_budget=lambda n_players: 2 + MIN_SAMPLED,
             method=(
@@ -92,7 +120,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
         EstimatorSpec(
             "crossfit",
             "Cross-fit SurrogateSHAP",
-            lambda budget, seed, n_bootstrap: CrossFitSurrogateShapley(budget=budget, seed=seed),
+            lambda p: CrossFitSurrogateShapley(budget=p.budget, seed=p.seed),
             uses_budget=True,
             minimum_budget=lambda n_players: CROSSFIT_MIN_BUDGET,
             method=(
@@ -105,12 +133,18 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
         ),
         EstimatorSpec(
             "tolerance",
-            "To the payout tolerance (±0.25 pp)",
-            lambda budget, seed, n_bootstrap: ToleranceShapley(seed=seed),
+            "To the payout tolerance",
+            lambda p: ToleranceShapley(
+                percentage_points=p.tolerance.percentage_points,
+                level=p.tolerance.level,
+                time_budget_s=p.time_budget_s,
+                seed=p.seed,
+            ),
             uses_budget=False,
             method=(
-                "The method was chosen to pay every contributor within ±0.25 percentage points "
-                "of the pool at 95% confidence: exact values when all 2^{n_players} = "
+                "The method was chosen to pay every contributor within the round's payout "
+                "tolerance (a number of percentage points of the pool, at 95% confidence): exact "
+                "values when all 2^{n_players} = "
                 "{n_coalitions_all} coalitions could be evaluated in time, otherwise sampling "
                 "that stopped once the shares were that precise.",
             ),
@@ -118,8 +152,8 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
         EstimatorSpec(
             "kernel",
             "KernelSHAP",
-            lambda budget, seed, n_bootstrap: KernelShapley(
-                budget=budget, seed=seed, n_bootstrap=max(n_bootstrap, 2)
+            lambda p: KernelShapley(
+                budget=p.budget, seed=p.seed, n_bootstrap=max(p.n_bootstrap, 2)
             ),
             uses_budget=True,
             minimum_budget=lambda n_players: n_players + 2,
@@ -132,7 +166,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
         EstimatorSpec(
             "permutation",
             "Permutation sampling",
-            lambda budget, seed, n_bootstrap: PermutationShapley(budget=budget, seed=seed),
+            lambda p: PermutationShapley(budget=p.budget, seed=p.seed),
             uses_budget=True,
             minimum_budget=lambda n_players: 2 + 4 * permutation_cost(n_players),
             method=(
@@ -143,7 +177,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
         EstimatorSpec(
             "exact",
             "Exact (all coalitions)",
-            lambda budget, seed, n_bootstrap: ExactShapley(),
+            lambda p: ExactShapley(),
             uses_budget=False,
             method=(
                 "All 2^{n_players} = {n_coalitions_all} coalitions were evaluated, so your value "
@@ -154,7 +188,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
         EstimatorSpec(
             "loo",
             "Leave-one-out",
-            lambda budget, seed, n_bootstrap: LeaveOneOut(),
+            lambda p: LeaveOneOut(),
             uses_budget=False,
             method=(
                 "Leave-one-out: your value is how much the score of everyone's data together "

@@ -44,6 +44,7 @@ def succeeded_round(
     values: dict[str, float] = VALUES, *, title: str = "Spring digits", **fields: object
 ) -> ValuationRound:
     """A succeeded round over alice, bob and carol with surrogate-like diagnostics."""
+    fields.setdefault("estimator", "surrogate")
     round = make_succeeded_round(dict(values), **fields)
     ValuationRound.objects.filter(pk=round.pk).update(title=title, diagnostics=DIAGNOSTICS)
     round.refresh_from_db()

@@ -52,7 +52,8 @@ def test_config_lists_contributors_sorted_by_key_with_counts_and_classes() -> No
         "conditions": "contributor",
         "reference_images": [],
     }.items() <= config["model"].items()
-    assert (config["metric"], config["estimator"]) == ("inception_score", "surrogate")
+    assert (config["metric"], config["estimator"]) == ("inception_score", "tolerance")
+    assert config["payout_tolerance"] == 0.25
     assert (config["budget"], config["seed"], config["n_samples"]) == (32, 11, 4)
 
 
@@ -241,8 +242,8 @@ def test_a_frozen_config_reads_back_equal_from_its_json() -> None:
 def test_a_config_of_an_unknown_version_is_refused_with_a_clear_error() -> None:
     data = freeze_config(make_round(("alice", "bob"))).to_json()
 
-    with pytest.raises(RoundConfigError, match="version 3, which this installation cannot read"):
-        RoundConfig.from_json({**data, "version": 3})
+    with pytest.raises(RoundConfigError, match="version 4, which this installation cannot read"):
+        RoundConfig.from_json({**data, "version": 4})
     with pytest.raises(RoundConfigError, match=r"incomplete or malformed.*'metric'"):
         RoundConfig.from_json({key: value for key, value in data.items() if key != "metric"})
     with pytest.raises(RoundConfigError, match="no frozen configuration"):
@@ -263,6 +264,18 @@ def test_a_version_1_config_reads_with_the_new_model_settings_at_their_defaults(
         (),
     )
     assert config.to_json()["version"] == 1  # the row's hash stays that of the stored JSON
+
+
+def test_a_version_2_config_reads_with_the_default_tolerance_and_keeps_its_json() -> None:
+    data = freeze_config(make_round(("alice", "bob"), payout_tolerance="0.5")).to_json()
+    assert data["payout_tolerance"] == 0.5
+    old = {key: value for key, value in {**data, "version": 2}.items() if key != "payout_tolerance"}
+
+    config = RoundConfig.from_json(old)
+
+    assert config.payout_tolerance == 0.25
+    assert config.to_json() == old
+    assert config_hash(config) == config_hash(old)
 
 
 def test_a_worker_fails_a_round_whose_config_it_cannot_read() -> None:
