@@ -27,6 +27,7 @@ from attribution.portal.credit import (
     summarise_earnings,
 )
 from attribution.portal.explanations import describe_policies, explain_method
+from attribution.portal.schedule import next_payout
 from marketplace.models import Contributor
 from marketplace.payouts import csv_safe
 
@@ -61,6 +62,7 @@ def list_credit(request: HttpRequest, contributor: Contributor) -> HttpResponse:
         "contributor": contributor,
         "lines": lines,
         "earnings": summarise_earnings(contributor),
+        "next_payout": next_payout(),
     }
     points = [
         HistoryPoint(
