@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from attribution.figures import figure_json
+from attribution.portal.changes import compare_with_previous
 from attribution.portal.charts import HistoryPoint, distribution_figure, history_figure
 from attribution.portal.credit import (
     CSV_COLUMNS,
@@ -107,6 +108,7 @@ def show_statement(request: HttpRequest, contributor: Contributor, round_id: int
         "policy_name": policy_name,
         "policy_text": policy_text,
         "distribution_figure": figure_json(figure),
+        "changes": compare_with_previous(contributor, line),
     }
     return render(request, "attribution/statement.html", context)
 
