@@ -41,8 +41,7 @@ def next_payout(today: date | None = None) -> NextPayout:
     if day is None:
         return NextPayout(
             date=None,
-            rule="no payout date has been set: approved payouts are sent when an "
-            "administrator sends them",
+            rule="no fixed payout day is set: an administrator sends approved payouts",
         )
     when = next_payout_on(day, today or timezone.localdate())
     return NextPayout(

@@ -20,13 +20,37 @@
     return n + " bytes";
   }
 
+  function chosenFiles(root) {
+    var chosen = {};
+    root.querySelectorAll("form.upload-form input[type=file]").forEach(function (input) {
+      if (input.files && input.files.length) { chosen[input.name] = input.files; }
+    });
+    return chosen;
+  }
+
+  function keepFiles(root, chosen) {
+    // The page that comes back cannot hold files; this one still has them, so carry them over
+    // (a browser that refuses says so through the page's own "choose them again" note).
+    var kept = 0;
+    root.querySelectorAll("form.upload-form input[type=file]").forEach(function (input) {
+      if (!chosen[input.name]) { return; }
+      try { input.files = chosen[input.name]; kept += input.files.length; } catch (error) { /* keep the note */ }
+    });
+    var note = root.querySelector("[data-files-note]");
+    if (kept && note) {
+      note.textContent = "The files you chose are still selected: fix what is marked and upload again, or choose other files.";
+    }
+  }
+
   function replaceMain(html) {
     var page = new DOMParser().parseFromString(html, "text/html");
     var incoming = page.querySelector("main");
     var main = document.querySelector("main");
     if (!incoming || !main) { return false; }
+    var chosen = chosenFiles(main);
     main.innerHTML = incoming.innerHTML;
     if (page.title) { document.title = page.title; }
+    keepFiles(main, chosen);
     enhance(main);
     var alert = main.querySelector("[role=alert], .has-error");
     (alert || main).scrollIntoView({ block: "start" });

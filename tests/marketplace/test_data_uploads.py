@@ -344,3 +344,5 @@ class TestUploadProgress:
         assert "<main" in html  # the script swaps this page's main content in
         assert 'class="field-error">This field is required.' in html
         assert 'id="way-zip" checked' in html
+        # The note the script rewrites when it carries the chosen files over to this page.
+        assert "<p class=\"note\" data-files-note>Your browser cannot keep chosen files" in html

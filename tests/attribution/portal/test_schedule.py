@@ -31,7 +31,7 @@ def test_without_a_schedule_there_is_no_date() -> None:
     payout = next_payout(date(2026, 12, 1))
     assert not payout.known
     assert payout.date is None
-    assert "no payout date has been set" in payout.rule
+    assert payout.rule == "no fixed payout day is set: an administrator sends approved payouts"
 
 
 @pytest.mark.parametrize(
