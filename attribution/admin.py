@@ -178,6 +178,24 @@ class ValuationRoundAdmin(admin.ModelAdmin):
     def progress_display(self, obj: ValuationRound) -> str:
         return f"{obj.progress * 100:.0f}%"
 
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        """A started round's page has nothing to save: no save buttons, only the actions."""
+        round = self.get_object(request, object_id)
+        if round is not None and round.status != Status.DRAFT:
+            extra_context = {
+                **(extra_context or {}),
+                "show_save": False,
+                "show_save_and_continue": False,
+                "show_save_and_add_another": False,
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description="Contributors")
     def contributor_count(self, obj: ValuationRound) -> str:
         return f"{obj.contributors.count():,}"

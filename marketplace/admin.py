@@ -17,7 +17,9 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from marketplace.models import (
     ApiKey,
@@ -178,13 +180,37 @@ class PayoutBatchAdmin(admin.ModelAdmin):
     @admin.display(description="round")
     def round_title(self, batch: PayoutBatch) -> str:
         round = getattr(batch, "round", None)  # the reverse one-to-one raises when unset
-        return "—" if round is None else str(round)
+        if round is None:
+            return "—"
+        # By URL name: this app imports nothing of the attribution app.
+        url = reverse("admin:attribution_valuationround_change", args=[round.pk])
+        return format_html('<a href="{}">{}</a>', url, round)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        """Nothing on a batch's page can be saved (approve and export are actions; a draft can
+        still be deleted), so it shows no save buttons."""
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="clipped value (negative values paid nothing)")
     def clipped_mass_display(self, batch: PayoutBatch) -> str:
         if not batch.clipped_mass:
             return "none"
         return f"{float(batch.clipped_mass):.4g} (in the round's value units, not money)"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a batch comes from a round's values ("Create payouts"), never by hand
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and obj.status != PayoutBatch.Status.DRAFT:

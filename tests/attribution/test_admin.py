@@ -232,6 +232,7 @@ def test_a_succeeded_round_cannot_be_edited_or_deleted(staff_client: Client) -> 
 
     round.refresh_from_db()
     assert not page.context["adminform"].form.fields  # every field is shown read-only
+    assert 'name="_save"' not in page.content.decode()  # and there is nothing to save
     assert (round.metric, round.pool, sorted(c.key for c in round.contributors.all())) == before
     assert round.title == "Round 1"
     assert delete.status_code == 403
@@ -247,6 +248,7 @@ def test_a_draft_stays_editable_and_deletable(staff_client: Client) -> None:
     )
 
     assert "metric" in page.context["adminform"].form.fields
+    assert 'name="_save"' in page.content.decode()
     assert delete.status_code == 302
     assert not ValuationRound.objects.filter(pk=round.pk).exists()
 

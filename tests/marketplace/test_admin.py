@@ -95,8 +95,9 @@ def test_changelist_and_add_pages_load(
     add = staff_client.get(reverse(f"admin:{app_label}_{model_name}_add"))
 
     assert changelist.status_code == 200
-    # API keys are created where the plaintext goes to their owner, never in the admin.
-    assert add.status_code == (403 if model_name == "apikey" else 200)
+    # API keys are created where the plaintext goes to their owner, never in the admin; payout
+    # batches come from a round's values (its "Create payouts" action), never by hand.
+    assert add.status_code == (403 if model_name in ("apikey", "payoutbatch") else 200)
 
 
 def test_api_keys_are_listed_and_revoked_in_the_admin(staff_client: Client) -> None:
@@ -401,6 +402,9 @@ def test_a_draft_batch_keeps_its_pool_whatever_the_form_posts(staff_client: Clie
     staff_client.post(change_url, {"pool": "1", "payouts-TOTAL_FORMS": "0", "_save": "1"})
 
     assert not page.context["adminform"].form.fields
+    assert 'name="_save"' not in page.content.decode()  # nothing to save, so no button
+    round_url = reverse("admin:attribution_valuationround_change", args=[batch.round.pk])
+    assert f'<a href="{round_url}">Round 1</a>' in page.content.decode()
     batch.refresh_from_db()
     assert batch.pool == Decimal("100.00")
     # no value was clipped (every value was positive)
