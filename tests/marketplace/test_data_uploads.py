@@ -345,4 +345,4 @@ class TestUploadProgress:
         assert 'class="field-error">This field is required.' in html
         assert 'id="way-zip" checked' in html
         # The note the script rewrites when it carries the chosen files over to this page.
-        assert "<p class=\"note\" data-files-note>Your browser cannot keep chosen files" in html
+        assert '<p class="note" data-files-note>Your browser cannot keep chosen files' in html
