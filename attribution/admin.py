@@ -7,6 +7,7 @@ worker runs it, never the request), and the message links to its live dashboard.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -20,10 +21,11 @@ from django.utils.html import format_html
 from attribution.api.model_versions import offered_metrics
 from attribution.model_registration import check_registration, checksums
 from attribution.models import ContributorValue, ValuationRound
+from attribution.portal.charts import format_number
 from attribution.rounds import services
 from attribution.rounds.config import RoundConfigError
 from marketplace.models import ModelVersion
-from marketplace.payouts import PayoutError
+from marketplace.payouts import PayoutError, format_money, format_share
 
 Status = ValuationRound.Status
 
@@ -31,9 +33,34 @@ Status = ValuationRound.Status
 class ContributorValueInline(admin.TabularInline):
     model = ContributorValue
     extra = 0
-    fields = ("rank", "contributor", "value", "stderr", "ci_low", "ci_high", "exact_value")
+    fields = (
+        "rank",
+        "contributor",
+        "value_display",
+        "ci_display",
+        "share_display",
+        "exact_display",
+    )
     readonly_fields = fields
     can_delete = False
+
+    @admin.display(description="value")
+    def value_display(self, row: ContributorValue) -> str:
+        return _number(row.value)
+
+    @admin.display(description="95% interval")
+    def ci_display(self, row: ContributorValue) -> str:
+        if row.ci_low is None or row.ci_high is None:
+            return "—"
+        return f"{_number(row.ci_low)} to {_number(row.ci_high)} (± {_number(row.stderr)} s.e.)"
+
+    @admin.display(description="share of v(N) − v(∅)")
+    def share_display(self, row: ContributorValue) -> str:
+        return format_share(row.share)
+
+    @admin.display(description="exact value")
+    def exact_display(self, row: ContributorValue) -> str:
+        return _number(row.exact_value)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -49,11 +76,50 @@ INLINE_VALUES = 50
 
 
 _SUMMARISED = ("contributors", "config", "diagnostics")
+#: Fields of a started round shown formatted instead of raw (``pool`` has 4 places stored).
+_DISPLAYED = {"pool": "pool_display", "progress": "progress_display"}
+#: Raw JSON larger than this is not put on the page (it runs to megabytes at 10,000
+#: contributors); the summary says how large it is and where to read it.
+MAX_FOLDED_JSON = 20_000
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else format_number(value)
+
+
+def _folded(summary: str, raw: Any, what: str) -> str:
+    """The summary, with the raw JSON folded in a <details> below it when it is small enough."""
+    text = json.dumps(raw, indent=2, sort_keys=True, default=str)
+    if len(text) > MAX_FOLDED_JSON:
+        size = f"{len(text) / 1000:,.0f} kB"
+        return format_html(
+            '{}<p class="help">The raw JSON of {} ({}) is too large to show here; the '
+            "round's dashboard shows its checks.</p>",
+            summary,
+            what,
+            size,
+        )
+    return format_html(
+        '{}<details class="raw-json"><summary>Raw JSON of {}</summary><pre>{}</pre></details>',
+        summary,
+        what,
+        text,
+    )
 
 
 @admin.register(ValuationRound)
 class ValuationRoundAdmin(admin.ModelAdmin):
-    list_display = ("title", "model_version", "metric", "estimator", "status", "stage", "progress")
+    list_display = (
+        "title",
+        "model_version",
+        "metric",
+        "estimator",
+        "pool_display",
+        "status",
+        "stage",
+        "progress_display",
+    )
+    list_select_related = ("model_version",)
     list_filter = ("status", "metric", "estimator")
     filter_horizontal = ("contributors",)
     readonly_fields = (
@@ -61,7 +127,7 @@ class ValuationRoundAdmin(admin.ModelAdmin):
         "config_hash",
         "status",
         "stage",
-        "progress",
+        "progress_display",
         "heartbeat",
         "error",
         "worker",
@@ -82,7 +148,7 @@ class ValuationRoundAdmin(admin.ModelAdmin):
         if obj is None or obj.status == Status.DRAFT:
             return self.readonly_fields
         editable = [field.name for field in self.model._meta.get_fields() if field.concrete]
-        shown = [name for name in editable if name not in _SUMMARISED]
+        shown = [_DISPLAYED.get(name, name) for name in editable if name not in _SUMMARISED]
         return tuple(dict.fromkeys([*self.summaries, *self.readonly_fields, *shown]))
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -91,10 +157,44 @@ class ValuationRoundAdmin(admin.ModelAdmin):
         fields = super().get_fields(request, obj)
         if obj is None or obj.status == Status.DRAFT:
             return fields
-        return [
-            *self.summaries,
-            *(name for name in fields if name not in (*_SUMMARISED, *self.summaries)),
-        ]
+        shown = [_DISPLAYED.get(name, name) for name in fields]
+        return list(
+            dict.fromkeys(
+                [
+                    *self.summaries,
+                    *(name for name in shown if name not in (*_SUMMARISED, *self.summaries)),
+                ]
+            )
+        )
+
+    @admin.display(description="pool", ordering="pool")
+    def pool_display(self, obj: ValuationRound) -> str:
+        try:
+            return format_money(obj.pool, obj.currency)
+        except PayoutError:
+            return f"{obj.currency} {obj.pool}"
+
+    @admin.display(description="progress", ordering="progress")
+    def progress_display(self, obj: ValuationRound) -> str:
+        return f"{obj.progress * 100:.0f}%"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        """A started round's page has nothing to save: no save buttons, only the actions."""
+        round = self.get_object(request, object_id)
+        if round is not None and round.status != Status.DRAFT:
+            extra_context = {
+                **(extra_context or {}),
+                "show_save": False,
+                "show_save_and_continue": False,
+                "show_save_and_add_another": False,
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Contributors")
     def contributor_count(self, obj: ValuationRound) -> str:
@@ -106,12 +206,13 @@ class ValuationRoundAdmin(admin.ModelAdmin):
         if not isinstance(config, dict) or not config:
             return "—"
         model = config.get("model") or {}
-        return (
+        summary = (
             f"version {config.get('version')}, {model.get('kind', '?')} model, metric "
             f"{config.get('metric')}, estimator {config.get('estimator')}, budget "
             f"{config.get('budget')}, {config.get('n_samples')} samples per contributor, seed "
             f"{config.get('seed')}; hash {obj.config_hash[:16]}…"
         )
+        return _folded(summary, config, "the configuration")
 
     @admin.display(description="Diagnostics")
     def diagnostics_summary(self, obj: ValuationRound) -> str:
@@ -123,7 +224,8 @@ class ValuationRoundAdmin(admin.ModelAdmin):
             parts.append(f"efficiency gap {diagnostics.efficiency_gap:.3g}")
         if diagnostics.surrogate is not None and diagnostics.surrogate.cv_r2 is not None:
             parts.append(f"surrogate R² {diagnostics.surrogate.cv_r2:.3f}")
-        return "; ".join(parts) or "—"
+        summary = "; ".join(parts) or "—"
+        return _folded(summary, obj.diagnostics, "the diagnostics") if obj.diagnostics else summary
 
     @admin.display(description="Dashboard")
     def dashboard(self, obj: ValuationRound) -> str:

@@ -316,3 +316,9 @@ class ContributorValue(models.Model):
             models.UniqueConstraint(fields=["round", "contributor"], name="one_value_per_round")
         ]
         ordering = ["rank"]
+
+    def __str__(self) -> str:
+        """E.g. ``"Alice: rank 2, value 0.0986 in round 5"`` (no query for the round)."""
+        return (
+            f"{self.contributor}: rank {self.rank}, value {self.value:.4g} in round {self.round_id}"
+        )

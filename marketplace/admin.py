@@ -15,9 +15,11 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from marketplace.models import (
     ApiKey,
@@ -119,6 +121,9 @@ class PayoutInline(admin.TabularInline):
     readonly_fields = fields
     can_delete = False
 
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # payouts come from a round's values, all at once (they sum to the pool)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Payout]:
         # No query per row: the contributor and the batch's currency come with the payout.
         return super().get_queryset(request).select_related("contributor", "batch")
@@ -134,22 +139,78 @@ class PayoutInline(admin.TabularInline):
 
 @admin.register(PayoutBatch)
 class PayoutBatchAdmin(admin.ModelAdmin):
-    list_display = ("pk", "pool_display", "negative_policy", "status", "created_at")
-    readonly_fields = (
+    """Every field is read-only, drafts included: a batch's amounts were computed from its pool
+    and policy, so changing either here would break "the payouts sum to the pool"."""
+
+    list_display = ("__str__", "round_title", "pool_display", "payee_count", "status", "created_at")
+    list_filter = ("status", "currency")
+    fields = (
+        "round_title",
         "pool_display",
         "currency",
         "negative_policy",
-        "clipped_mass",
+        "clipped_mass_display",
         "status",
         "approved_by",
         "approved_at",
+        "created_at",
     )
+    readonly_fields = fields
     inlines = [PayoutInline]
     actions = ["approve", "export_csv"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PayoutBatch]:
+        # The round's title comes through its reverse accessor (this app names no attribution
+        # model); the payee count is one aggregate, not a query per row.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(n_payouts=Count("payouts"))
+            .select_related("round")
+        )
 
     @admin.display(description="pool", ordering="pool")
     def pool_display(self, batch: PayoutBatch) -> str:
         return format_money(batch.pool, batch.currency)
+
+    @admin.display(description="payees", ordering="n_payouts")
+    def payee_count(self, batch: PayoutBatch) -> str:
+        return f"{getattr(batch, 'n_payouts', batch.payouts.count()):,}"
+
+    @admin.display(description="round")
+    def round_title(self, batch: PayoutBatch) -> str:
+        round = getattr(batch, "round", None)  # the reverse one-to-one raises when unset
+        if round is None:
+            return "—"
+        # By URL name: this app imports nothing of the attribution app.
+        url = reverse("admin:attribution_valuationround_change", args=[round.pk])
+        return format_html('<a href="{}">{}</a>', url, round)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        """Nothing on a batch's page can be saved (approve and export are actions; a draft can
+        still be deleted), so it shows no save buttons."""
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="clipped value (negative values paid nothing)")
+    def clipped_mass_display(self, batch: PayoutBatch) -> str:
+        if not batch.clipped_mass:
+            return "none"
+        return f"{float(batch.clipped_mass):.4g} (in the round's value units, not money)"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a batch comes from a round's values ("Create payouts"), never by hand
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and obj.status != PayoutBatch.Status.DRAFT:

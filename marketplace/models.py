@@ -18,6 +18,8 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from marketplace.payouts import PayoutError, format_money
+
 
 class User(AbstractUser):
     """A person who signs in: a contributor, a staff member (admin) or a partner (API client)."""
@@ -125,7 +127,15 @@ class DataRecord(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.group_id}:{self.sha256[:12]}"
+        """E.g. ``"image 3f2a9c1b0d4e (label 3) in group 12"``: no query for the group."""
+        condition = (
+            f"label {self.label}"
+            if self.label
+            else f"caption “{self.caption[:40]}{'…' if len(self.caption) > 40 else ''}”"
+            if self.caption
+            else "no label or caption"
+        )
+        return f"image {self.sha256[:12]} ({condition}) in group {self.group_id}"
 
 
 class ModelVersion(models.Model):
@@ -207,6 +217,15 @@ class ModelVersion(models.Model):
         return self.name
 
 
+def _money(amount: Decimal, currency: str) -> str:
+    """``format_money``, or the stored digits and code when they cannot be formatted (a row
+    being typed into the admin, an unknown currency): a name must never raise."""
+    try:
+        return format_money(Decimal(amount), currency)
+    except (PayoutError, ArithmeticError, TypeError, ValueError):
+        return f"{currency} {amount}"
+
+
 currency_code = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. EUR.")
 
 
@@ -234,7 +253,9 @@ class PayoutBatch(models.Model):
         verbose_name_plural = "payout batches"
 
     def __str__(self) -> str:
-        return f"Payout batch {self.pk} ({self.currency} {self.pool})"
+        """E.g. ``"Batch 3: €10,000.00, approved"``."""
+        status = self.get_status_display().lower()
+        return f"Batch {self.pk}: {_money(self.pool, self.currency)}, {status}"
 
 
 class Payout(models.Model):
@@ -250,6 +271,11 @@ class Payout(models.Model):
             models.UniqueConstraint(fields=["batch", "contributor"], name="one_payout_per_batch")
         ]
         ordering = ["-amount"]
+
+    def __str__(self) -> str:
+        """E.g. ``"€1,060.36 to Alice — batch 3"`` (select the batch and contributor with it)."""
+        amount = _money(self.amount, self.batch.currency)
+        return f"{amount} to {self.contributor} — batch {self.batch_id}"
 
 
 class ApiKey(models.Model):

@@ -223,6 +223,27 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- money ------------------------------------------------------------------------------------
+
+
+def _env_payout_day(name: str) -> int | None:
+    """A day of the month (1-28, so that every month has it), or None when unset or blank."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 28:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a day of the month from 1 to 28 (every month has those); "
+            "leave it unset if payouts are not sent on a fixed day."
+        )
+    return int(raw)
+
+
+# The day of each month on which approved payouts are sent, if they are sent on a fixed day: the
+# contributor portal then shows the next such date. Unset: the portal says "not scheduled yet"
+# (it never guesses a date).
+PAYOUT_SCHEDULE_DAY = _env_payout_day("PAYOUT_SCHEDULE_DAY")
+
 # --- i18n -------------------------------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"

@@ -7,9 +7,16 @@ from collections.abc import Sequence
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseForbidden,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from marketplace.forms import DataGroupUploadForm
@@ -112,6 +119,10 @@ def upload_data_group(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request, f"Uploaded {group.records.count()} images; the group awaits review."
             )
+            if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+                # static/js/upload.js sent it to show progress: it goes where a redirect would
+                # (a followed redirect would take the message with it).
+                return JsonResponse({"redirect": reverse("data-groups")})
             return redirect("data-groups")
     status = 400 if request.method == "POST" else 200
     return render_upload_form(request, form=form, problems=problems, status=status)

@@ -7,6 +7,7 @@ chromium is missing; in CI (``CI`` set) it must run.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -80,6 +81,24 @@ VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, 
 EURO = re.compile(r"^\u2212?€\d{1,3}(,\d{3})*\.\d{2}$")
 
 
+# What static/js/upload.js shows while it sends the form, kept across the page change that
+# follows: whether the bar was shown and the button disabled, and every text the bar carried.
+RECORD_UPLOAD_PROGRESS = """
+document.addEventListener("submit", function (event) {
+  if (!event.target.matches("form.upload-form")) { return; }
+  var box = document.querySelector("[data-upload-progress]");
+  var text = box.querySelector("[data-upload-progress-text]");
+  var seen = {shown: !box.hidden, disabled: event.target.querySelector("button").disabled,
+              texts: [text.textContent]};
+  var save = function () { sessionStorage.setItem("upload-progress", JSON.stringify(seen)); };
+  save();
+  new MutationObserver(function () { seen.texts.push(text.textContent); save(); })
+    .observe(text, {childList: true, characterData: true, subtree: true});
+});
+"""
+SENT = re.compile(r"^[\d.,]+ (bytes|KiB|MiB) of [\d.,]+ (bytes|KiB|MiB) sent \(100%\)$")
+
+
 class Tab:
     """A page at one viewport that records console errors and checks the layout."""
 
@@ -139,6 +158,7 @@ def test_a_contributor_reads_earnings_and_a_statement_and_is_asked_before_withdr
 ) -> None:
     for seed, viewport in enumerate(VIEWPORTS):
         tab = Tab(browser, live_server, viewport)
+        tab.page.add_init_script(RECORD_UPLOAD_PROGRESS)
         tab.sign_in("c00-clean")  # contributors land on /credit/
         tab.page.wait_for_selector("dl.earnings")
         amounts = tab.page.locator("dl.earnings dd.money").all_inner_texts()
@@ -164,10 +184,26 @@ def test_a_contributor_reads_earnings_and_a_statement_and_is_asked_before_withdr
         assert tab.page.is_visible("input[name=archive]")
         assert not tab.page.is_visible("input[name=images]")
         tab.check("upload")
+        # Without consent the upload is refused: the page's errors replace the form in place.
         tab.page.set_input_files("input[name=archive]", files=[archive(1000 + 10 * seed)])
+        tab.page.click("button:has-text('Upload')")
+        tab.page.wait_for_selector(".has-error .field-error")
+        assert tab.page.url.endswith("/data/upload/")
+        assert tab.page.is_checked("#way-zip")  # still on the tab the contributor chose
+        tab.errors.remove(
+            "Failed to load resource: the server responded with a status of 400 (Bad Request)"
+        )
+        tab.check("upload-refused")
+        # The zip stays chosen: only the missing consent is to be fixed.
+        assert tab.page.eval_on_selector("input[name=archive]", "input => input.files.length") == 1
+        tab.page.wait_for_selector("text=The files you chose are still selected")
         tab.page.check("input[name=consent]")
         tab.page.click("button:has-text('Upload')")
         tab.page.wait_for_selector("text=Uploaded 2 images; the group awaits review.")
+        seen = json.loads(tab.page.evaluate("sessionStorage.getItem('upload-progress')"))
+        assert seen["shown"], seen  # the bar appeared as the form was sent
+        assert seen["disabled"], seen  # and the button could not send it twice
+        assert any(SENT.match(text) for text in seen["texts"]), seen["texts"]
         assert tab.page.is_visible(f"td:has-text('zip from the {viewport}')")
         tab.check("data")
         tab.page.click("text=clean digits")  # the demo's accepted group: 80 labelled images

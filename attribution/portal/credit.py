@@ -253,7 +253,7 @@ def succeeded_values(contributor: Contributor) -> Any:
         ContributorValue.objects.filter(
             contributor=contributor, round__status=ValuationRound.Status.SUCCEEDED
         )
-        .select_related("round", "round__payout_batch")
+        .select_related("round", "round__payout_batch", "round__model_version")
         .defer("round__config", "round__diagnostics")
         .annotate(n_contributors=Subquery(size))
     )
@@ -271,8 +271,11 @@ def collect_credit(contributor: Contributor) -> list[CreditLine]:
 def find_credit(contributor: Contributor, round_id: int) -> CreditLine | None:
     """The contributor's line in one round; None if they are not in it or it has not succeeded."""
     row = succeeded_values(contributor).filter(round_id=round_id).first()
-    if row is None:
-        return None
+    return None if row is None else credit_line(contributor, row)
+
+
+def credit_line(contributor: Contributor, row: ContributorValue) -> CreditLine:
+    """The line of one row of ``succeeded_values(contributor)`` (two queries)."""
     payouts = _payouts(contributor, [row.round.payout_batch_id])
     return _line(row, payouts.get(row.round.payout_batch_id), _positive_totals([row.round]))
 

@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from attribution.figures import figure_json
+from attribution.portal.changes import compare_with_previous
 from attribution.portal.charts import HistoryPoint, distribution_figure, history_figure
 from attribution.portal.credit import (
     CSV_COLUMNS,
@@ -27,6 +28,7 @@ from attribution.portal.credit import (
     summarise_earnings,
 )
 from attribution.portal.explanations import describe_policies, explain_method
+from attribution.portal.schedule import next_payout
 from marketplace.models import Contributor
 from marketplace.payouts import csv_safe
 
@@ -61,6 +63,7 @@ def list_credit(request: HttpRequest, contributor: Contributor) -> HttpResponse:
         "contributor": contributor,
         "lines": lines,
         "earnings": summarise_earnings(contributor),
+        "next_payout": next_payout(),
     }
     points = [
         HistoryPoint(
@@ -105,6 +108,7 @@ def show_statement(request: HttpRequest, contributor: Contributor, round_id: int
         "policy_name": policy_name,
         "policy_text": policy_text,
         "distribution_figure": figure_json(figure),
+        "changes": compare_with_previous(contributor, line),
     }
     return render(request, "attribution/statement.html", context)
 

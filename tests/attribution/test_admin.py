@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
+from attribution import admin as attribution_admin
 from attribution.models import ValuationRound
 from attribution.rounds import execution
 from attribution.rounds.services import start_round
@@ -231,6 +232,7 @@ def test_a_succeeded_round_cannot_be_edited_or_deleted(staff_client: Client) -> 
 
     round.refresh_from_db()
     assert not page.context["adminform"].form.fields  # every field is shown read-only
+    assert 'name="_save"' not in page.content.decode()  # and there is nothing to save
     assert (round.metric, round.pool, sorted(c.key for c in round.contributors.all())) == before
     assert round.title == "Round 1"
     assert delete.status_code == 403
@@ -246,5 +248,75 @@ def test_a_draft_stays_editable_and_deletable(staff_client: Client) -> None:
     )
 
     assert "metric" in page.context["adminform"].form.fields
+    assert 'name="_save"' in page.content.decode()
     assert delete.status_code == 302
     assert not ValuationRound.objects.filter(pk=round.pk).exists()
+
+
+# --- readable rows: names, money, shares, diagnostics folded ----------------------------------
+
+
+def test_a_finished_round_shows_money_shares_and_progress_formatted(staff_client: Client) -> None:
+    round = make_succeeded_round(pool="1060.36")  # values 1, 2, 3 of 6: shares 1/6, 1/3, 1/2
+
+    page = staff_client.get(reverse("admin:attribution_valuationround_change", args=[round.pk]))
+    listing = staff_client.get(reverse(CHANGELIST))
+
+    text = page.content.decode()
+    assert "€1,060.36" in text
+    assert "1060.3600" not in text
+    assert "16.67%" in text
+    assert "50.00%" in text
+    assert "0.16666" not in text
+    assert "Carol: rank 1" in text  # value rows are named (no "ContributorValue object")
+    assert "object (" not in text
+    assert "€1,060.36" in listing.content.decode()
+    assert '<td class="field-progress_display">100%</td>' in listing.content.decode()
+
+
+def test_a_value_row_is_named_by_contributor_rank_and_round() -> None:
+    round = make_succeeded_round()
+    value = round.values.select_related("contributor").get(rank=1)
+    assert str(value) == f"Carol: rank 1, value 3 in round {round.pk}"
+
+
+def test_diagnostics_and_configuration_are_summarised_with_the_json_folded(
+    staff_client: Client,
+) -> None:
+    round = make_succeeded_round()
+
+    page = staff_client.get(reverse("admin:attribution_valuationround_change", args=[round.pk]))
+
+    text = page.content.decode()
+    assert "3 coalitions evaluated" in text  # the summary
+    assert "<summary>Raw JSON of the diagnostics</summary>" in text
+    assert "<summary>Raw JSON of the configuration</summary>" in text
+    assert text.index("3 coalitions evaluated") < text.index("Raw JSON of the diagnostics")
+
+
+def test_json_too_large_for_the_page_is_not_put_on_it(
+    staff_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    round = make_succeeded_round()
+    monkeypatch.setattr(attribution_admin, "MAX_FOLDED_JSON", 10)
+
+    page = staff_client.get(reverse("admin:attribution_valuationround_change", args=[round.pk]))
+
+    text = page.content.decode()
+    assert "Raw JSON of" not in text
+    assert "The raw JSON of the diagnostics" in text
+    assert "too large to show here" in text
+    assert round.config_hash[:16] in text  # the summary stays
+
+
+def test_a_failed_round_is_read_only_too(staff_client: Client, engine: FakeEngine) -> None:
+    engine.error = RuntimeError("the GPU went away")
+    round = start_round(make_round().pk, enqueue=False)
+    execution.execute_round(round.pk, engine=engine)
+    round.refresh_from_db()
+    assert round.status == Status.FAILED
+
+    page = staff_client.get(reverse("admin:attribution_valuationround_change", args=[round.pk]))
+
+    assert not page.context["adminform"].form.fields
+    assert "the GPU went away" in page.content.decode()

@@ -95,8 +95,9 @@ def test_changelist_and_add_pages_load(
     add = staff_client.get(reverse(f"admin:{app_label}_{model_name}_add"))
 
     assert changelist.status_code == 200
-    # API keys are created where the plaintext goes to their owner, never in the admin.
-    assert add.status_code == (403 if model_name == "apikey" else 200)
+    # API keys are created where the plaintext goes to their owner, never in the admin; payout
+    # batches come from a round's values (its "Create payouts" action), never by hand.
+    assert add.status_code == (403 if model_name in ("apikey", "payoutbatch") else 200)
 
 
 def test_api_keys_are_listed_and_revoked_in_the_admin(staff_client: Client) -> None:
@@ -348,3 +349,77 @@ def test_the_admin_is_branded_and_links_to_the_round_dashboard(staff_client: Cli
     html = staff_client.get(reverse("admin:index")).content.decode()
     assert "Creditshare admin" in html
     assert f'href="{reverse("round-dashboard-list")}"' in html
+
+
+# --- readable rows: names, money, read-only amounts ------------------------------------------
+
+
+def test_payout_rows_are_named_by_amount_payee_and_batch(staff_client: Client) -> None:
+    batch = payout_batch()
+
+    page = staff_client.get(reverse("admin:marketplace_payoutbatch_change", args=[batch.pk]))
+
+    text = page.content.decode()
+    assert f"€50.00 to Carol — batch {batch.pk}" in text
+    assert "Payout object" not in text
+    # No payout can be added by hand: they come from the round, all at once.
+    assert 'name="payouts-MAX_NUM_FORMS" value="0"' in text
+
+
+def test_a_batch_is_named_by_its_pool_and_status() -> None:
+    batch = payout_batch()
+    assert str(batch) == f"Batch {batch.pk}: €100.00, draft"
+    batch.status = PayoutBatch.Status.APPROVED
+    assert str(batch) == f"Batch {batch.pk}: €100.00, approved"
+    big = PayoutBatch(pk=9, pool=Decimal("10000.0000"), currency="JPY", negative_policy="floor")
+    assert str(big) == "Batch 9: ¥10,000, draft"
+
+
+def test_a_name_never_raises_on_money_it_cannot_format() -> None:
+    # A half-typed row: the amount finer than the currency allows is shown with every digit,
+    # and a value that is no amount at all falls back to the stored text.
+    assert str(PayoutBatch(pk=1, pool=Decimal("1.005"), currency="EUR")) == "Batch 1: €1.005, draft"
+    assert "Batch 2: EUR" in str(PayoutBatch(pk=2, pool=Decimal("NaN"), currency="EUR"))
+
+
+def test_the_batch_list_shows_the_round_the_pool_and_the_payees(staff_client: Client) -> None:
+    batch = payout_batch()
+
+    page = staff_client.get(reverse("admin:marketplace_payoutbatch_changelist")).content.decode()
+
+    assert f"Batch {batch.pk}: €100.00, draft" in page
+    assert "Round 1" in page  # the round it pays
+    assert '<td class="field-payee_count">3</td>' in page
+    assert "100.0000" not in page
+
+
+def test_a_draft_batch_keeps_its_pool_whatever_the_form_posts(staff_client: Client) -> None:
+    # Its amounts were computed from the pool: changing the pool alone would break their sum.
+    batch = payout_batch()
+    change_url = reverse("admin:marketplace_payoutbatch_change", args=[batch.pk])
+
+    page = staff_client.get(change_url)
+    staff_client.post(change_url, {"pool": "1", "payouts-TOTAL_FORMS": "0", "_save": "1"})
+
+    assert not page.context["adminform"].form.fields
+    assert 'name="_save"' not in page.content.decode()  # nothing to save, so no button
+    round_url = reverse("admin:attribution_valuationround_change", args=[batch.round.pk])
+    assert f'<a href="{round_url}">Round 1</a>' in page.content.decode()
+    batch.refresh_from_db()
+    assert batch.pool == Decimal("100.00")
+    # no value was clipped (every value was positive)
+    assert '<div class="readonly">none</div>' in page.content.decode()
+
+
+def test_record_rows_are_named_by_hash_condition_and_group() -> None:
+    contributor = make_contributor("dora", labels=())
+    labelled = make_group(contributor, labels=["3"]).records.get()
+    captioned = make_group(contributor, labels=[""], captions=["a red coat " * 6]).records.get()
+    bare = make_group(contributor, labels=[""]).records.get()
+
+    assert str(labelled) == (f"image {labelled.sha256[:12]} (label 3) in group {labelled.group_id}")
+    assert str(captioned) == (
+        f"image {captioned.sha256[:12]} (caption “{('a red coat ' * 6)[:40]}…”) "
+        f"in group {captioned.group_id}"
+    )
+    assert "(no label or caption)" in str(bare)

@@ -292,3 +292,57 @@ class TestAfterLogin:
     def test_others_land_on_the_home_page(self, client: Client) -> None:
         client.force_login(User.objects.create_user("visitor", password="pw"))
         assert client.get(reverse("after-login"))["Location"] == reverse("home")
+
+
+class TestUploadProgress:
+    """static/js/upload.js posts the form by XMLHttpRequest to show progress; without it the
+    form posts as before (the tests above)."""
+
+    XHR = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"}
+
+    def test_the_page_carries_a_hidden_progress_bar_and_its_script(self, signed_in: Client) -> None:
+        html = signed_in.get(reverse("upload-data-group")).content.decode()
+        start = html.index("data-upload-progress")
+        box = html[start : html.index('<button type="submit" class="button">Upload')]
+        assert " hidden>" in box  # shown by the script only, so no script means no dead bar
+        assert '<progress max="100" value="0" aria-label="Upload progress">' in box
+        assert 'role="status"' in box
+        assert '<script src="/static/js/upload.js"></script>' in html
+        script = signed_in.get("/static/js/upload.js")
+        assert script.status_code == 200
+        assert b"request.upload.addEventListener" in b"".join(script.streaming_content)
+
+    def test_a_scripted_upload_is_answered_with_where_to_go_and_the_message_waits_there(
+        self, signed_in: Client, contributor: Contributor
+    ) -> None:
+        response = signed_in.post(
+            reverse("upload-data-group"),
+            {
+                "title": "scans",
+                "consent": "on",
+                "images": [SimpleUploadedFile("a.png", png(1), "image/png")],
+            },
+            **self.XHR,
+        )
+
+        assert response.status_code == 200
+        assert response.json() == {"redirect": reverse("data-groups")}
+        assert DataGroup.objects.filter(contributor=contributor, title="scans").exists()
+        listing = signed_in.get(reverse("data-groups")).content.decode()
+        assert "Uploaded 1 images; the group awaits review." in listing
+
+    def test_a_scripted_upload_with_errors_gets_the_page_with_errors_by_their_fields(
+        self, signed_in: Client
+    ) -> None:
+        response = signed_in.post(
+            reverse("upload-data-group"), {"title": "", "way": "zip"}, **self.XHR
+        )
+
+        html = response.content.decode()
+        assert response.status_code == 400
+        assert response["Content-Type"].startswith("text/html")
+        assert "<main" in html  # the script swaps this page's main content in
+        assert 'class="field-error">This field is required.' in html
+        assert 'id="way-zip" checked' in html
+        # The note the script rewrites when it carries the chosen files over to this page.
+        assert '<p class="note" data-files-note>Your browser cannot keep chosen files' in html

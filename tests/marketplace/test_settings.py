@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from marketplace.settings import _cache_from_url, _database_from_url, _email_from_url
+from marketplace.settings import (
+    _cache_from_url,
+    _database_from_url,
+    _email_from_url,
+    _env_payout_day,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -150,3 +155,21 @@ def test_mail_goes_to_the_console_by_default_and_to_smtp_when_configured() -> No
     smtp = "django.core.mail.backends.smtp.EmailBackend"
     assert mail_settings(EMAIL_URL="smtp://u:p@mx.example.org:2525") == [smtp, "mx.example.org"]
     assert mail_settings(EMAIL_HOST="relay.example.org") == [smtp, "relay.example.org"]
+
+
+def test_the_payout_day_is_unset_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PAYOUT_SCHEDULE_DAY", raising=False)
+    assert _env_payout_day("PAYOUT_SCHEDULE_DAY") is None
+    monkeypatch.setenv("PAYOUT_SCHEDULE_DAY", " ")
+    assert _env_payout_day("PAYOUT_SCHEDULE_DAY") is None
+    monkeypatch.setenv("PAYOUT_SCHEDULE_DAY", "15")
+    assert _env_payout_day("PAYOUT_SCHEDULE_DAY") == 15
+
+
+@pytest.mark.parametrize("raw", ["0", "29", "31", "-1", "15th", "1.5"])
+def test_a_payout_day_not_in_every_month_is_refused(
+    monkeypatch: pytest.MonkeyPatch, raw: str
+) -> None:
+    monkeypatch.setenv("PAYOUT_SCHEDULE_DAY", raw)
+    with pytest.raises(ImproperlyConfigured, match=r"from 1 to 28"):
+        _env_payout_day("PAYOUT_SCHEDULE_DAY")

@@ -10,10 +10,12 @@ from decimal import Decimal
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from django.utils.html import escape
 
 from attribution.models import ContributorValue, ValuationRound
 from attribution.portal.explanations import describe_policies
+from attribution.portal.schedule import next_payout_on
 from attribution.rounds.services import create_payouts, start_round
 from marketplace.models import Contributor, Payout, PayoutBatch, User
 from marketplace.payouts import NegativeValuePolicy
@@ -490,3 +492,32 @@ def test_statement_says_how_sure_in_words_and_folds_the_jargon_away(
     jargon = html[html.index("<summary>How this was computed</summary>") :]
     assert "v(N) − v(∅)" in jargon.split("</details>", 1)[0]
     assert "cross-validated R²" in jargon.split("</details>", 1)[0]
+
+
+def test_the_summary_says_the_next_payout_is_not_scheduled_without_a_schedule(
+    bob_client: Client, round: ValuationRound, settings: object
+) -> None:
+    settings.PAYOUT_SCHEDULE_DAY = None  # type: ignore[attr-defined]
+    create_payouts(round.pk)
+
+    html = page(bob_client, "/credit/")
+
+    summary = html[html.index('<dl class="summary earnings"') : html.index("</dl>")]
+    assert "Next payout date</dt> <dd>Not scheduled yet</dd>" in summary
+    assert "<time" not in summary  # no date is invented
+
+
+def test_the_summary_gives_the_next_scheduled_payout_date(
+    bob_client: Client, round: ValuationRound, settings: object
+) -> None:
+    settings.PAYOUT_SCHEDULE_DAY = 28  # type: ignore[attr-defined]
+    create_payouts(round.pk)
+    today = timezone.localdate()
+    expected = next_payout_on(28, today)
+
+    html = page(bob_client, "/credit/")
+
+    summary = html[html.index('<dl class="summary earnings"') : html.index("</dl>")]
+    assert f'<time datetime="{expected.isoformat()}">{expected.day} ' in summary
+    assert expected >= today
+    assert "Approved payouts are sent on the 28th of each month" in summary
