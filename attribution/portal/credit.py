@@ -18,6 +18,7 @@ from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from attribution.models import ContributorValue, ValuationRound
 from attribution.portal.charts import format_number
 from attribution.portal.explanations import MetricExplanation, explain_metric
+from attribution.rounds.outcome import BankNoiseReport
 from marketplace.models import Contributor, Payout, PayoutBatch
 from marketplace.payouts import NegativeValuePolicy, format_money, format_share, to_minor_unit
 
@@ -169,6 +170,7 @@ class Statement:
     efficiency_gap: float | None
     raw_efficiency_gap: float | None
     cv_r2: float | None
+    bank_noise: BankNoiseReport | None = None
 
     @property
     def round(self) -> ValuationRound:
@@ -209,6 +211,30 @@ class Statement:
             if self.cv_r2 >= threshold:
                 return words
         return FIT_VERDICTS[-1][1]
+
+    @property
+    def precision_sentence(self) -> str | None:
+        """How precise every share of the round is, in words (None when not measured)."""
+        noise = self.bank_noise
+        if noise is None or noise.combined_points is None:
+            return None
+        target = float(self.round.payout_tolerance)
+        achieved = noise.combined_points
+        sentence = (
+            f"The round aimed to put every contributor's share within ±{target:g} percentage "
+            f"points of the pool (95% confidence); it reached ±{achieved:.2f} points"
+        )
+        if noise.met:
+            return sentence + ", so it met that aim."
+        sentence += ", so it did not meet that aim"
+        if noise.bank_points is not None and noise.bank_points >= 0.5 * achieved:
+            sentence += (
+                ": most of the uncertainty comes from the sample images the model drew for each "
+                f"contributor ({noise.samples_per_contributor or 0:,} each)"
+            )
+            if noise.required_k is not None:
+                sentence += f"; about {noise.required_k:,} each would meet it"
+        return sentence + "."
 
     @property
     def cv_r2_percent(self) -> str:
@@ -347,6 +373,7 @@ def build_statement(line: CreditLine) -> Statement:
         efficiency_gap=diagnostics.efficiency_gap,
         raw_efficiency_gap=None if fit is None else fit.raw_efficiency_gap,
         cv_r2=None if fit is None else fit.cv_r2,
+        bank_noise=diagnostics.bank_noise,
     )
 
 

@@ -286,6 +286,66 @@ def test_statement_explains_metric_method_budget_and_efficiency(
     assert "changed every contributor's value by -0.0125" in html  # −0.0375 / 3
 
 
+@pytest.mark.parametrize(
+    ("noise", "expected", "absent"),
+    [
+        (
+            {
+                "replicates": 20,
+                "samples_per_contributor": 64,
+                "bank_points": 2.7,
+                "combined_points": 2.81,
+                "required_k": 8099,
+                "met": False,
+            },
+            [
+                "within ±0.25 percentage points",
+                "it reached ±2.81 points, so it did not meet",
+                "comes from the sample images the model drew for each contributor (64 each); about "
+                "8,099 each would meet it",
+                "over 20 resamples of each contributor's 64 sample",
+            ],
+            ["refitting the surrogate"],
+        ),
+        (
+            {
+                "replicates": 20,
+                "samples_per_contributor": 64,
+                "bank_points": 0.1,
+                "combined_points": 0.2,
+                "required_k": 40,
+                "met": True,
+            },
+            ["it reached ±0.20 points, so it met that aim."],
+            ["sample images the model drew"],
+        ),
+    ],
+)
+def test_statement_says_how_precise_the_round_is_with_the_bank_noise(
+    client: Client, noise: dict[str, object], expected: list[str], absent: list[str]
+) -> None:
+    round = succeeded_round(estimator="tolerance")
+    ValuationRound.objects.filter(pk=round.pk).update(
+        diagnostics={**DIAGNOSTICS, "bank_noise": {**noise, "drivers": ["bob"], "reason": "r"}}
+    )
+    sign_in(client, "bob-user", Contributor.objects.get(key="bob"))
+
+    html = page(client, f"/credit/{round.pk}/")
+
+    for sentence in expected:
+        assert sentence in html
+    for sentence in absent:
+        assert sentence not in html
+
+
+def test_a_statement_without_a_bank_noise_measurement_says_nothing_of_it(
+    bob_client: Client, round: ValuationRound
+) -> None:
+    html = page(bob_client, f"/credit/{round.pk}/")
+
+    assert "The round aimed to put" not in html
+
+
 def test_statement_shows_value_ci_rank_share_payout_and_policy(
     bob_client: Client, round: ValuationRound, bob: Contributor
 ) -> None:
