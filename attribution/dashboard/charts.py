@@ -30,6 +30,8 @@ HIGHLIGHTED = len(DEFAULT_COLORS)
 NARROW_WIDTH_PX = 600
 """Below this drawing width (a phone), ``dashboard.js`` applies a figure's ``narrow`` layout."""
 NARROW_TITLE_CHARS = 34
+NARROW_AXIS_CHARS = 24
+NARROW_TICK_CHARS = 18
 
 
 def plot_values(
@@ -328,21 +330,49 @@ def narrow_layout(figure: go.Figure) -> dict[str, Any]:
     entries = sum(1 for trace in figure.data if trace.showlegend is not False)
     legend = len(figure.data) > 1 and entries > 0
     height = int(layout.height or HEIGHT_PX)
+    x_title = _wrap(str(layout.xaxis.title.text or ""), NARROW_AXIS_CHARS)
+    y_title = str(layout.yaxis.title.text or "")
+    rows_are_contributors = y_title == "Contributor"
+    y_title = "" if rows_are_contributors else _wrap(y_title, NARROW_AXIS_CHARS)
+    bottom = 40 + 14 * x_title.count("<br>")
     narrow: dict[str, Any] = {
         "title": {"text": title, "font": {"size": 14}},
-        "margin": {"l": 8, "r": 8, "t": 30 + 20 * title_lines, "b": 50},
+        "margin": {"l": 8, "r": 8, "t": 30 + 20 * title_lines, "b": bottom},
         "font": {"size": 11},
+        "xaxis": {"title": {"text": x_title, "font": {"size": 11}}, "tickfont": {"size": 10}},
+        # Rows that are contributors are named on their ticks: that axis title only takes room.
+        "yaxis": {
+            "title": {"text": y_title},
+            "tickfont": {"size": 10},
+        },
     }
-    if legend:
+    if rows_are_contributors and figure.data and figure.data[0].y is not None:
+        # Long names would take most of a phone's width: the ticks show them shortened (hover
+        # and the table below show them whole).
+        names = [str(name) for name in figure.data[0].y]
+        narrow["yaxis"].update(
+            tickmode="array",
+            tickvals=names,
+            ticktext=[_shorten(n, NARROW_TICK_CHARS) for n in names],
+        )
+    if legend:  # at the foot of the figure, under the axis title, one row per entry at most
+        rows = LEGEND_ROW_PX * entries
         narrow["legend"] = {
             "orientation": "h",
             "x": 0.0,
             "xanchor": "left",
-            "y": -0.12 if height <= HEIGHT_PX else -0.06,
-            "yanchor": "top",
+            "yref": "container",
+            "y": 0.0,
+            "yanchor": "bottom",
         }
-        narrow["height"] = height + LEGEND_ROW_PX * entries + 40
+        narrow["margin"]["b"] = bottom + rows + 10
+        narrow["height"] = height + rows + 10
     return narrow
+
+
+def _shorten(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 def _wrap(text: str, width: int) -> str:

@@ -77,6 +77,7 @@ class RoundForm(forms.ModelForm):
             "pool": "Payout pool",
             "negative_policy": "Negative values",
         }
+        widgets = {"negative_policy": forms.RadioSelect}
         help_texts = {
             "metric": "What the model's generated images are scored on; the model version must "
             "offer it.",

@@ -47,8 +47,8 @@ def new_round(request: HttpRequest) -> HttpResponse:
             "contributors. Check it, then start it.",
         )
         return redirect("round-dashboard", round_id=round.pk)
-    status = 400 if request.method == "POST" else 200
-    return render(request, "attribution/dashboard_new.html", {"form": form}, status=status)
+    # A refused form is shown again with 200, as Django's forms are (the errors are on the page).
+    return render(request, "attribution/dashboard_new.html", {"form": form})
 
 
 @require_POST
@@ -126,7 +126,7 @@ def approve_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
     if batch.status != PayoutBatch.Status.DRAFT:
         return _already_approved(request, batch)
     if not form.is_valid():
-        return render_batch(request, batch, form, status=400)
+        return render_batch(request, batch, form)
     with transaction.atomic():
         locked = PayoutBatch.objects.select_for_update().get(pk=batch.pk)
         if locked.status != PayoutBatch.Status.DRAFT:  # approved meanwhile by someone else

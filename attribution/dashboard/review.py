@@ -66,19 +66,21 @@ def review_batch(batch: PayoutBatch, *, approver: Any) -> BatchReview:
     total = totals["total"] or Decimal(0)
     pool = to_minor_unit(batch.pool, batch.currency)
     n_paid = payouts.filter(amount__gt=0).count()
-    floored_keys: list[str] = []
+    floored_shown: list[str] = []
+    n_floored = 0
     if round is not None:
-        floored_keys = list(
-            ContributorValue.objects.filter(round=round, value__lt=0)
-            .order_by("value", "contributor__key")
-            .values_list("contributor__key", flat=True)
+        negative = ContributorValue.objects.filter(round=round, value__lt=0)
+        n_floored = negative.count()
+        floored_shown = list(
+            negative.order_by("value", "contributor__key").values_list(
+                "contributor__key", flat=True
+            )[:FLOORED_SHOWN]
         )
     largest = list(
-        payouts.select_related("contributor").order_by("-amount", "contributor__key")[
-            :LARGEST_SHOWN
-        ]
+        payouts.filter(amount__gt=0)
+        .select_related("contributor")
+        .order_by("-amount", "contributor__key")[:LARGEST_SHOWN]
     )
-    floored_shown = floored_keys[:FLOORED_SHOWN]
     named = {p.contributor.key: p.contributor for p in largest}
     named.update((c.key, c) for c in Contributor.objects.filter(key__in=floored_shown))
     labels = contributor_labels(named.values())
@@ -95,7 +97,7 @@ def review_batch(batch: PayoutBatch, *, approver: Any) -> BatchReview:
         n_paid=n_paid,
         n_zero=totals["n"] - n_paid,
         floored=[labels.get(key, key) for key in floored_shown],
-        n_floored=len(floored_keys),
+        n_floored=n_floored,
         largest=[
             ReviewLine(
                 key=p.contributor.key,

@@ -132,15 +132,12 @@ def show_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
     return render_batch(request, batch, ConfirmForm(label=APPROVE_LABEL))
 
 
-def render_batch(
-    request: HttpRequest, batch: PayoutBatch, form: ConfirmForm, *, status: int = 200
-) -> HttpResponse:
-    """The batch review page (also re-rendered by a refused approval, with its error)."""
+def render_batch(request: HttpRequest, batch: PayoutBatch, form: ConfirmForm) -> HttpResponse:
+    """The batch review page (also shown again by a refused approval, with its error)."""
     return render(
         request,
         "attribution/dashboard_batch.html",
         {"review": review_batch(batch, approver=request.user), "form": form},
-        status=status,
     )
 
 

@@ -59,6 +59,10 @@
       const layout = narrow ? merge(figure.layout, figure.narrow) : figure.layout;
       target.textContent = "";
       target.classList.toggle("narrow", narrow);
+      if (typeof layout.height === "number") {
+        // The drawing area is as tall as the figure: a resize (responsive plotly) then keeps it.
+        target.style.minHeight = layout.height + "px";
+      }
       window.Plotly.newPlot(target, figure.data, layout, {
         responsive: true,
         displaylogo: false,

@@ -212,8 +212,10 @@ def test_the_narrow_layout_wraps_the_title_and_moves_the_legend_under_the_plot()
     assert all(len(line) <= charts.NARROW_TITLE_CHARS for line in lines)
     assert " ".join(lines) == figure.layout.title.text
     assert narrow["legend"]["orientation"] == "h"
-    assert narrow["legend"]["yanchor"] == "top"
-    assert narrow["legend"]["y"] < 0
+    assert narrow["legend"]["yref"] == "container"  # at the foot of the whole figure
+    assert narrow["legend"]["yanchor"] == "bottom"
+    assert narrow["legend"]["y"] == 0
+    assert narrow["margin"]["b"] >= 10 * charts.LEGEND_ROW_PX  # room for it under the axis
     assert narrow["height"] >= figure.layout.height + 10 * charts.LEGEND_ROW_PX
     assert narrow["margin"]["l"] < figure.layout.margin.l
     assert narrow["margin"]["r"] < 20
@@ -226,3 +228,25 @@ def test_the_narrow_layout_of_a_one_trace_chart_has_no_legend_to_move() -> None:
 
     assert "legend" not in narrow
     assert "height" not in narrow  # the bar chart's own height stays
+
+
+def test_the_narrow_layout_wraps_axis_titles_and_drops_the_contributor_axis_title() -> None:
+    figure = charts.plot_values(
+        ["Alice", "Bob"],
+        [1.0, 2.0],
+        [None, None],
+        [None, None],
+        value_title="Shapley value (Label fidelity)",
+    )
+
+    narrow = charts.narrow_layout(figure)
+
+    assert narrow["xaxis"]["title"]["text"] == "Shapley value (Label<br>fidelity)"
+    assert narrow["yaxis"]["title"]["text"] == ""  # the ticks name the contributors
+    assert narrow["yaxis"]["tickvals"] == ["Bob", "Alice"]
+    assert narrow["yaxis"]["ticktext"] == ["Bob", "Alice"]  # short names stay whole
+    long = charts.narrow_layout(charts.plot_shares(["Contributor 16 (a copy of scans)"], [1.0]))
+    assert long["yaxis"]["ticktext"] == ["Contributor 16 (a…"]
+    assert long["yaxis"]["tickvals"] == ["Contributor 16 (a copy of scans)"]
+    fit = charts.narrow_layout(charts.plot_surrogate_fit([1.0], [1.0], 0.9, utility_title="IS"))
+    assert fit["yaxis"]["title"]["text"] == "Predicted IS (out of<br>fold)"
