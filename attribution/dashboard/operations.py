@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from attribution.dashboard.access import staff_required
-from attribution.dashboard.forms import ConfirmForm, RoundForm
+from attribution.dashboard.forms import ALL, LISTED, ConfirmForm, RoundForm, eligible_contributors
 from attribution.dashboard.views import APPROVE_LABEL, render_batch
 from attribution.models import ValuationRound
 from attribution.rounds import services
@@ -49,6 +49,41 @@ def new_round(request: HttpRequest) -> HttpResponse:
         return redirect("round-dashboard", round_id=round.pk)
     # A refused form is shown again with 200, as Django's forms are (the errors are on the page).
     return render(request, "attribution/dashboard_new.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def edit_round(request: HttpRequest, round_id: int) -> HttpResponse:
+    """Change a draft round (a started round is a record: it is refused)."""
+    round = get_object_or_404(ValuationRound.objects.defer("config", "diagnostics"), pk=round_id)
+    if round.status != Status.DRAFT:
+        messages.error(
+            request,
+            f"Only drafts can be changed; this round is {round.get_status_display().lower()}.",
+        )
+        return _to_round(round)
+    form = RoundForm(request.POST or None, instance=round, initial=_who_initial(round))
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            locked = ValuationRound.objects.select_for_update().get(pk=round.pk)
+            if locked.status != Status.DRAFT:  # started meanwhile
+                messages.error(request, "The round was started meanwhile; nothing was changed.")
+                return _to_round(round)
+            form.save(commit=False).save()
+            round.contributors.set(form.chosen)
+        messages.success(request, f"Saved the draft over {len(form.chosen):,} contributors.")
+        return _to_round(round)
+    return render(request, "attribution/dashboard_new.html", {"form": form, "round": round})
+
+
+def _who_initial(round: ValuationRound) -> dict[str, str]:
+    """A draft's contributors as the form shows them: "every eligible one" if they are exactly
+    those, else their keys listed."""
+    keys = list(round.contributors.order_by("key").values_list("key", flat=True))
+    eligible = list(eligible_contributors(round.model_version).values_list("key", flat=True))
+    if keys == eligible:
+        return {"who": ALL, "keys": ""}
+    return {"who": LISTED, "keys": "\n".join(keys)}
 
 
 @require_POST

@@ -11,6 +11,7 @@ urlpatterns = [
     path("compare/", views.compare_rounds, name="round-compare"),
     path("<id:round_id>/", views.show_round, name="round-dashboard"),
     path("<id:round_id>/progress.json", views.show_round_progress, name="round-progress"),
+    path("<id:round_id>/edit/", operations.edit_round, name="round-edit"),
     path("<id:round_id>/start/", operations.start_round, name="round-start"),
     path("<id:round_id>/cancel/", operations.cancel_round, name="round-cancel"),
     path("<id:round_id>/restart/", operations.restart_round, name="round-restart"),

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -68,13 +69,22 @@ APPROVE_LABEL = "I have reviewed the totals and payees above and approve this ba
 @require_GET
 @staff_required
 def list_rounds(request: HttpRequest) -> HttpResponse:
-    """Every round, newest first, with its status and progress."""
+    """Every round, newest first, with its status and, while it runs, its overall progress."""
     rounds = (
         ValuationRound.objects.select_related("model_version")
         .defer(*LIGHT_COLUMNS)
+        .annotate(n_contributors=Count("contributors"))
         .order_by("-created_at", "-pk")
     )
     page = Paginator(rounds, ROUNDS_PER_PAGE).get_page(request.GET.get("page"))
+    for round in page.object_list:  # which contributor a bank is for would cost a query a row
+        overall = overall_progress(
+            round.stage, round.progress, position=None, n_contributors=round.n_contributors
+        )
+        round.overall_percent = (
+            None if overall.fraction is None else round_percent(overall.fraction)
+        )
+        round.stage_label = overall.label
     return render(
         request,
         "attribution/dashboard_list.html",

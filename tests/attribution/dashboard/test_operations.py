@@ -82,6 +82,7 @@ def round_form(version_pk: int, **fields: Any) -> dict[str, Any]:
 def write_urls(round: ValuationRound, batch: PayoutBatch) -> list[str]:
     return [
         reverse("round-new"),
+        reverse("round-edit", args=[round.pk]),
         reverse("round-start", args=[round.pk]),
         reverse("round-cancel", args=[round.pk]),
         reverse("round-restart", args=[round.pk]),
@@ -132,7 +133,7 @@ def test_posts_without_the_csrf_token_are_refused(staffer: User) -> None:
 def test_actions_are_posts_only(staff_client: Client) -> None:
     round = make_succeeded_round()
     batch = create_payouts(round.pk)
-    for url in write_urls(round, batch)[1:]:
+    for url in write_urls(round, batch)[2:]:
         assert staff_client.get(url).status_code == 405, url
 
 
@@ -553,3 +554,79 @@ def test_a_queued_round_claimed_by_a_worker_shows_its_stage(staff_client: Client
     assert state["stage_label"] == "Starting"
     assert state["overall"] == 0.0
     assert Contributor.objects.count() == 3
+
+
+# --- editing a draft --------------------------------------------------------------------------
+
+
+def test_a_draft_is_edited_on_the_dashboard_with_its_contributors_kept(
+    staff_client: Client,
+) -> None:
+    draft = make_round()  # alice, bob, carol: every eligible contributor of its version
+    url = reverse("round-edit", args=[draft.pk])
+
+    page = staff_client.get(url)
+    assert page.status_code == 200
+    assert page.context["form"].initial["who"] == "all"
+
+    form = round_form(draft.model_version_id, title="Renamed", who="listed", keys="bob carol")
+    response = staff_client.post(url, form)
+
+    assert response["Location"] == reverse("round-dashboard", args=[draft.pk])
+    draft.refresh_from_db()
+    assert draft.title == "Renamed"
+    assert draft.status == Status.DRAFT
+    assert sorted(draft.contributors.values_list("key", flat=True)) == ["bob", "carol"]
+    assert ValuationRound.objects.count() == 1
+    again = staff_client.get(url)
+    initial = again.context["form"].initial
+    assert (initial["who"], initial["keys"]) == ("listed", "bob\ncarol")
+
+
+def test_a_started_round_cannot_be_edited(staff_client: Client) -> None:
+    round = running_round()
+
+    response = staff_client.post(reverse("round-edit", args=[round.pk]), {"title": "x"})
+
+    assert response.status_code == 302
+    assert texts(response)[-1] == "Only drafts can be changed; this round is running."
+    round.refresh_from_db()
+    assert round.title == "Round 1"
+
+
+def test_editing_is_for_staff_only(contributor_client: Client) -> None:
+    draft = make_round()
+    assert contributor_client.get(reverse("round-edit", args=[draft.pk])).status_code == 403
+
+
+# --- size -------------------------------------------------------------------------------------
+
+
+def queries_of(client: Client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200, url
+    return len(queries)
+
+
+def test_the_operator_pages_issue_as_many_queries_at_40_contributors_as_at_3(
+    staff_client: Client,
+) -> None:
+    counts = []
+    for keys in (KEYS, tuple(f"k{i:02d}" for i in range(40))):
+        values = {key: float(i % 4) - 0.5 for i, key in enumerate(keys)}  # some floored
+        round = make_succeeded_round(values, keys=keys)
+        batch = create_payouts(round.pk)
+        draft = make_round(tuple(f"{key}-d" for key in keys))
+        urls = [
+            reverse("round-dashboard-list"),
+            reverse("round-new"),
+            reverse("round-edit", args=[draft.pk]),
+            reverse("round-batch", args=[batch.pk]),
+        ]
+        counts.append([queries_of(staff_client, url) for url in urls])
+        ValuationRound.objects.all().delete()
+        PayoutBatch.objects.all().delete()
+    assert counts[1] == counts[0], counts

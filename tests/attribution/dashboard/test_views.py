@@ -527,3 +527,16 @@ def test_compare_without_rounds_shows_the_picker(staff_client: Client) -> None:
     assert response.status_code == 200
     assert f'<option value="{round_a.pk}"' in html
     assert f'<option value="{round_b.pk}"' in html
+
+
+def test_list_shows_a_running_rounds_overall_progress_and_stage_in_words(
+    staff_client: Client,
+) -> None:
+    round = running_round(keys=("dave", "erin", "fay", "gus"))
+    ValuationRound.objects.filter(pk=round.pk).update(stage="features", progress=0.5)
+
+    html = staff_client.get(reverse("round-dashboard-list")).content.decode()
+
+    # Generation done (80%) and half the features (2.5% of 5%): 82% of the whole round.
+    assert 'max="100" value="82"' in html
+    assert "Reading features of 2 of 4 banks" in html
