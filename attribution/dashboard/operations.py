@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from attribution.dashboard.access import staff_required
 from attribution.dashboard.forms import ALL, LISTED, ConfirmForm, RoundForm, eligible_contributors
+from attribution.dashboard.review import balanced
 from attribution.dashboard.views import APPROVE_LABEL, render_batch
 from attribution.models import ValuationRound
 from attribution.rounds import services
@@ -166,6 +167,13 @@ def approve_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
         locked = PayoutBatch.objects.select_for_update().get(pk=batch.pk)
         if locked.status != PayoutBatch.Status.DRAFT:  # approved meanwhile by someone else
             return _already_approved(request, locked)
+        if not balanced(locked):
+            messages.error(
+                request,
+                f"Payout batch {locked.pk} was not approved: its payouts do not add up to its "
+                "pool. Recreate it from its round.",
+            )
+            return redirect("round-batch", batch_id=locked.pk)
         approved = services.approve_payouts(locked.pk, user=_user(request))
     messages.success(
         request,

@@ -114,5 +114,11 @@ def review_batch(batch: PayoutBatch, *, approver: Any) -> BatchReview:
     )
 
 
+def balanced(batch: PayoutBatch) -> bool:
+    """Whether the batch's payouts add up to its pool exactly, to the currency's smallest coin."""
+    total = Payout.objects.filter(batch=batch).aggregate(total=Sum("amount"))["total"]
+    return (total or Decimal(0)) == to_minor_unit(batch.pool, batch.currency)
+
+
 def _known(policy: str) -> bool:
     return policy in {member.value for member in NegativeValuePolicy}

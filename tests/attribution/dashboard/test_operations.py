@@ -630,3 +630,30 @@ def test_the_operator_pages_issue_as_many_queries_at_40_contributors_as_at_3(
         ValuationRound.objects.all().delete()
         PayoutBatch.objects.all().delete()
     assert counts[1] == counts[0], counts
+
+
+def test_a_batch_whose_payouts_do_not_add_up_to_its_pool_is_not_approved(
+    staff_client: Client,
+) -> None:
+    _, batch = floored_batch()
+    payout = batch.payouts.order_by("-amount").first()
+    assert payout is not None
+    type(payout).objects.filter(pk=payout.pk).update(amount=payout.amount + Decimal("0.01"))
+
+    page = staff_client.get(reverse("round-batch", args=[batch.pk])).content.decode()
+    assert "The payouts do not add up to the pool: they differ by €0.01" in page
+
+    response = staff_client.post(reverse("round-batch-approve", args=[batch.pk]), {"confirm": "on"})
+
+    assert "its payouts do not add up to its pool" in texts(response)[-1]
+    batch.refresh_from_db()
+    assert batch.status == PayoutBatch.Status.DRAFT
+
+
+def test_the_new_round_page_says_when_there_is_no_model_version_to_value(
+    staff_client: Client,
+) -> None:
+    html = staff_client.get(reverse("round-new")).content.decode()
+
+    assert "No model version is registered yet" in html
+    assert reverse("admin:marketplace_modelversion_add") in html
