@@ -6,7 +6,8 @@ Staff only (``attribution.dashboard.access``). Every action but the new-round pa
 happened in a message and redirects (post/redirect/get). Starting returns at once: the service
 enqueues the round on commit and a worker runs it, so no round ever runs in a request. A refusal
 (a round in the wrong state, a configuration that cannot run, values that cannot be paid) is a
-message on the page, never an error page.
+message on the page, never an error page; so is a task queue that cannot be reached (the round
+is then queued with no worker told, and the message says how to run or cancel it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
+from kombu.exceptions import OperationalError
 
 from attribution.dashboard.access import staff_required
 from attribution.dashboard.forms import ALL, LISTED, ConfirmForm, RoundForm, eligible_contributors
@@ -96,9 +98,19 @@ def start_round(request: HttpRequest, round_id: int) -> HttpResponse:
         services.start_round(round.pk, user=_user(request))
     except (services.RoundStateError, RoundConfigError) as error:
         messages.error(request, f"The round was not started: {error}")
+    except OperationalError as error:  # committed, but the task never reached the broker
+        messages.error(request, _unsent(round, error))
     else:
         messages.success(request, "Started: the round is queued for a worker.")
     return _to_round(round)
+
+
+def _unsent(round: ValuationRound, error: Exception) -> str:
+    return (
+        f"The round is queued, but no worker was told: the task queue could not be reached "
+        f"({error}). Check CELERY_BROKER_URL and the workers, then run it with "
+        f"'manage.py run_round {round.pk}' or cancel it."
+    )
 
 
 @require_POST
@@ -125,6 +137,8 @@ def restart_round(request: HttpRequest, round_id: int) -> HttpResponse:
         services.restart_round(round.pk, user=_user(request))
     except (services.RoundStateError, RoundConfigError) as error:
         messages.error(request, f"The round was not restarted: {error}")
+    except OperationalError as error:
+        messages.error(request, _unsent(round, error))
     else:
         messages.success(request, "Restarted: the round is queued again; stored banks are reused.")
     return _to_round(round)

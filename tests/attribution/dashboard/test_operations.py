@@ -657,3 +657,28 @@ def test_the_new_round_page_says_when_there_is_no_model_version_to_value(
 
     assert "No model version is registered yet" in html
     assert reverse("admin:marketplace_modelversion_add") in html
+
+
+@pytest.mark.django_db(transaction=True)  # commits for real: the task is sent in the request
+def test_an_unreachable_task_queue_is_a_message_that_says_how_to_run_the_round(
+    staff_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kombu.exceptions import OperationalError
+
+    from attribution.tasks import execute_round_task
+
+    def refuse(round_id: int) -> None:
+        raise OperationalError("Error 111 connecting to localhost:6379. Connection refused.")
+
+    monkeypatch.setattr(execute_round_task, "delay", refuse)
+    draft = make_round()
+
+    response = staff_client.post(reverse("round-start", args=[draft.pk]))
+
+    assert response.status_code == 302
+    message = texts(response)[-1]
+    assert "no worker was told" in message
+    assert "Connection refused" in message
+    assert f"manage.py run_round {draft.pk}" in message
+    draft.refresh_from_db()
+    assert draft.status == Status.QUEUED
