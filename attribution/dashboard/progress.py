@@ -13,6 +13,7 @@ stage on the row       what it means                                  overall fr
 ``generate <key>``     images of the i-th of n contributors (by key)  G · (i + f) / n
 ``banks``              i of n contributors' banks done                G · i / n
 ``features``           i of n banks featurized                        G + F · i / n
+``bank bootstrap``     resampling the banks after the estimator       G + F + V · (1 + f) / 2
 ``metrics``            the estimator finished the metric              G + F + V · f
 ``done``               succeeded                                      1
 =====================  ============================================  ===================
@@ -20,7 +21,8 @@ stage on the row       what it means                                  overall fr
 with G + F + V = 1 (``STAGE_WEIGHTS``). The weights follow the measured split of the digits demo
 round in the README (generation 55–98 s, features a few seconds, the surrogate 5–12 s): the scale
 is a model of where the time goes, so the estimate of the time left is an estimate. The
-valuation itself reports nothing until it ends, so the bar rests at G + F while it runs.
+estimator reports nothing until it ends, so the bar rests at G + F while it runs; the bank-noise
+bootstrap that follows it (rounds valued to a payout tolerance) fills the second half of V.
 Pure: no Django, no database.
 """
 
@@ -80,6 +82,11 @@ def overall_progress(
         if done >= n:
             return Overall(GENERATE + FEATURES, "Valuing the contributors")
         return Overall(GENERATE + FEATURES * f, f"Reading features of {done:,} of {n:,} banks")
+    if stage == "bank bootstrap":
+        return Overall(
+            GENERATE + FEATURES + VALUE * (1.0 + f) / 2.0,
+            f"Measuring the bank noise ({round(100 * f)}% of the resamples)",
+        )
     if stage == "metrics":
         return Overall(GENERATE + FEATURES + VALUE * f, "Valuing the contributors")
     return Overall(None, stage)

@@ -34,6 +34,7 @@ def test_overall_progress_never_goes_back_through_a_whole_round() -> None:
         trace += [(f"generate k{index}", f, index) for f in (0.0, 0.5, 1.0)]
         trace.append(("banks", (index + 1) / n, None))
     trace += [("features", i / n, None) for i in range(1, n + 1)]
+    trace += [("bank bootstrap", b / 5, None) for b in range(1, 6)]
     trace += [("metrics", 1.0, None), ("done", 1.0, None)]
 
     fractions = [
@@ -59,13 +60,14 @@ def test_stages_in_words() -> None:
     # Features done: the estimator is running and says nothing until it ends.
     assert label("features", 1.0) == "Valuing the contributors"
     assert label("generate c07", 0.1, 7) == "Generating images for contributor 8 of 20"
+    assert label("bank bootstrap", 0.4) == "Measuring the bank noise (40% of the resamples)"
 
 
 def test_an_unknown_stage_is_shown_as_it_is_with_no_made_up_fraction() -> None:
-    state = overall_progress("bank bootstrap", 0.3, position=None, n_contributors=5)
+    state = overall_progress("heldout", 0.3, position=None, n_contributors=5)
 
     assert state.fraction is None
-    assert state.label == "bank bootstrap"
+    assert state.label == "heldout"
 
 
 def test_a_position_past_the_end_is_clamped_to_the_last_contributor() -> None:
