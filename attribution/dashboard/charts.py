@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 from plotly.colors import qualitative
@@ -22,7 +23,15 @@ VALUE_COLOR = "#2f6f5e"
 EXACT_COLOR = "#c2410c"
 SECOND_COLOR = "#8a6fb0"
 DEFAULT_COLORS = qualitative.Plotly
-MANY_COLORS = qualitative.Dark24 + qualitative.Light24
+MANY_COLORS = qualitative.Dark24
+OTHER_COLOR = "#b8c0c8"
+HIGHLIGHTED = len(DEFAULT_COLORS)
+"""Beyond ``len(MANY_COLORS)`` lines, the ``HIGHLIGHTED`` highest keep a colour; the rest: grey."""
+NARROW_WIDTH_PX = 600
+"""Below this drawing width (a phone), ``dashboard.js`` applies a figure's ``narrow`` layout."""
+NARROW_TITLE_CHARS = 34
+NARROW_AXIS_CHARS = 24
+NARROW_TICK_CHARS = 18
 
 
 def plot_values(
@@ -200,6 +209,16 @@ def plot_surrogate_fit(
     )
 
 
+def line_colors(n: int) -> list[str | None]:
+    """One colour per line, never the same twice: a ten-colour palette up to 10 lines, a
+    24-colour one up to 24; beyond that None (the caller draws those lines grey)."""
+    if n <= len(DEFAULT_COLORS):
+        return list(DEFAULT_COLORS[:n])
+    if n <= len(MANY_COLORS):
+        return list(MANY_COLORS[:n])
+    return [*DEFAULT_COLORS[:HIGHLIGHTED], *([None] * (n - HIGHLIGHTED))]
+
+
 def plot_convergence(
     n_coalitions: Sequence[int],
     values: Mapping[str, Sequence[float]],
@@ -208,38 +227,51 @@ def plot_convergence(
 ) -> go.Figure:
     """Each contributor's value refitted on growing prefixes of the evaluated coalitions.
 
+    Every line has its own colour up to 24 lines; with more, the ``HIGHLIGHTED`` contributors
+    with the highest final value keep theirs and the others are thin grey lines under one legend
+    entry ("other contributors"), so no two coloured lines look alike.
+
     Args:
         n_coalitions: Number of coalitions of each refit (x axis), ascending.
         values: Contributor label → value at each of those counts (same length).
         value_title: Title of the value axis (names the metric).
     """
-    figure = go.Figure(
-        [
-            go.Scatter(
-                x=list(n_coalitions),
-                y=[float(v) for v in series],
-                mode="lines+markers",
-                name=label,
-                hovertemplate=(
-                    "<b>%{fullData.name}</b><br>%{x} coalitions<br>value %{y:.4g}<extra></extra>"
-                ),
-            )
-            for label, series in values.items()
-        ]
-    )
+    labels = list(values)
+    colors = line_colors(len(labels))
+    if None in colors:  # many lines: the highest final values keep the colours
+        order = sorted(labels, key=lambda label: -float(values[label][-1]) if values[label] else 0)
+        labels = order
+    n_others = colors.count(None)
+    figure = go.Figure()
+    for label, color in zip(labels, colors, strict=True):
+        trace = go.Scatter(
+            x=list(n_coalitions),
+            y=[float(v) for v in values[label]],
+            mode="lines+markers",
+            name=label,
+            text=[label] * len(values[label]),
+            hovertemplate="<b>%{text}</b><br>%{x} coalitions<br>value %{y:.4g}<extra></extra>",
+            line={"color": color or OTHER_COLOR, "width": 2 if color else 1},
+            marker={"color": color or OTHER_COLOR, "size": 6 if color else 4},
+        )
+        if color is None:  # one legend entry stands for every grey line
+            first = label == labels[HIGHLIGHTED]
+            trace.update(legendgroup="others", showlegend=first)
+            if first:
+                trace.name = f"{n_others:,} other contributors"
+        figure.add_trace(trace)
     _layout(
         figure,
         title="Convergence of the values with the number of coalitions",
         x_title="Coalitions evaluated",
         y_title=value_title,
     )
-    # One legend entry per contributor: a column on the right, as tall as the entries need.
+    # One legend entry per line: a column on the right, as tall as the entries need.
+    shown = min(len(labels), HIGHLIGHTED + 1) if None in colors else len(labels)
     figure.update_layout(
         legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"},
-        height=max(HEIGHT_PX, 160 + LEGEND_ROW_PX * len(values)),
+        height=max(HEIGHT_PX, 160 + LEGEND_ROW_PX * shown),
     )
-    if len(values) > len(DEFAULT_COLORS):
-        figure.update_layout(colorway=MANY_COLORS)  # fewer repeated colours for many lines
     return figure
 
 
@@ -286,6 +318,72 @@ def plot_comparison(
     )
     figure.update_layout(barmode="group")
     return _categories_down(figure, len(labels), row_px=ROW_PX * 2)
+
+
+def narrow_layout(figure: go.Figure) -> dict[str, Any]:
+    """Layout changes for a phone (a drawing narrower than ``NARROW_WIDTH_PX``): the title
+    wrapped onto short lines, small margins, and any legend moved under the plot, one entry a
+    row, with the figure made taller by as much, so nothing is cut off or squeezed sideways."""
+    layout = figure.layout
+    title = _wrap(str(layout.title.text or ""), NARROW_TITLE_CHARS)
+    title_lines = title.count("<br>") + 1
+    entries = sum(1 for trace in figure.data if trace.showlegend is not False)
+    legend = len(figure.data) > 1 and entries > 0
+    height = int(layout.height or HEIGHT_PX)
+    x_title = _wrap(str(layout.xaxis.title.text or ""), NARROW_AXIS_CHARS)
+    y_title = str(layout.yaxis.title.text or "")
+    rows_are_contributors = y_title == "Contributor"
+    y_title = "" if rows_are_contributors else _wrap(y_title, NARROW_AXIS_CHARS)
+    bottom = 40 + 14 * x_title.count("<br>")
+    narrow: dict[str, Any] = {
+        "title": {"text": title, "font": {"size": 14}},
+        "margin": {"l": 8, "r": 8, "t": 30 + 20 * title_lines, "b": bottom},
+        "font": {"size": 11},
+        "xaxis": {"title": {"text": x_title, "font": {"size": 11}}, "tickfont": {"size": 10}},
+        # Rows that are contributors are named on their ticks: that axis title only takes room.
+        "yaxis": {
+            "title": {"text": y_title},
+            "tickfont": {"size": 10},
+        },
+    }
+    if rows_are_contributors and figure.data and figure.data[0].y is not None:
+        # Long names would take most of a phone's width: the ticks show them shortened (hover
+        # and the table below show them whole).
+        names = [str(name) for name in figure.data[0].y]
+        narrow["yaxis"].update(
+            tickmode="array",
+            tickvals=names,
+            ticktext=[_shorten(n, NARROW_TICK_CHARS) for n in names],
+        )
+    if legend:  # at the foot of the figure, under the axis title, one row per entry at most
+        rows = LEGEND_ROW_PX * entries
+        narrow["legend"] = {
+            "orientation": "h",
+            "x": 0.0,
+            "xanchor": "left",
+            "yref": "container",
+            "y": 0.0,
+            "yanchor": "bottom",
+        }
+        narrow["margin"]["b"] = bottom + rows + 10
+        narrow["height"] = height + rows + 10
+    return narrow
+
+
+def _shorten(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _wrap(text: str, width: int) -> str:
+    """``text`` broken onto lines of at most ``width`` characters (plotly's ``<br>``)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
 
 
 def _categories_down(figure: go.Figure, n_rows: int, *, row_px: int = 0) -> go.Figure:

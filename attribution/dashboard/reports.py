@@ -393,5 +393,10 @@ def spearman_rho(a: list[float], b: list[float]) -> tuple[float | None, str]:
 
 
 def _block(id: str, caption: str, figure: go.Figure) -> FigureBlock:
-    """Serialize a figure for ``json_script`` (plain lists keep it readable by any plotly.js)."""
-    return FigureBlock(id=id, caption=caption, figure=figure_json(figure))
+    """Serialize a figure for ``json_script`` (plain lists keep it readable by any plotly.js),
+    with the layout changes ``dashboard.js`` applies on a phone under ``narrow``."""
+    return FigureBlock(
+        id=id,
+        caption=caption,
+        figure={**figure_json(figure), "narrow": charts.narrow_layout(figure)},
+    )

@@ -165,3 +165,88 @@ def test_comparison_is_grouped_bars_with_gaps_for_absent_contributors() -> None:
     assert second["x"] == [1.5, None, 0.5]
     assert figure["layout"]["barmode"] == "group"
     assert_labelled(figure, title="both rounds", x_title="Shapley value", y_title="Contributor")
+
+
+def convergence(n: int) -> dict:
+    """A convergence figure of ``n`` lines; contributor i ends at value i."""
+    series = {f"C{i:02d}": [float(i) - 1.0, float(i) - 0.5, float(i)] for i in range(n)}
+    return as_json(charts.plot_convergence([10, 20, 40], series))
+
+
+@pytest.mark.parametrize("n", [3, 10, 11, 20, 24])
+def test_every_convergence_line_has_its_own_colour_up_to_24_lines(n: int) -> None:
+    figure = convergence(n)
+
+    colors = [trace["line"]["color"] for trace in figure["data"]]
+    assert len(colors) == n
+    assert len(set(colors)) == n  # no colour repeats
+    assert all(trace["marker"]["color"] == trace["line"]["color"] for trace in figure["data"])
+    assert charts.OTHER_COLOR not in colors
+
+
+def test_past_24_lines_the_highest_keep_colours_and_the_rest_are_grey_under_one_entry() -> None:
+    figure = convergence(30)
+
+    traces = figure["data"]
+    coloured = [t for t in traces if t["line"]["color"] != charts.OTHER_COLOR]
+    grey = [t for t in traces if t["line"]["color"] == charts.OTHER_COLOR]
+    assert len(coloured) == charts.HIGHLIGHTED
+    assert len({t["line"]["color"] for t in coloured}) == charts.HIGHLIGHTED
+    # The coloured lines are the contributors with the highest final values (C29 … C20).
+    assert [t["text"][0] for t in coloured] == [f"C{i:02d}" for i in range(29, 19, -1)]
+    assert len(grey) == 30 - charts.HIGHLIGHTED
+    shown = [t for t in grey if t.get("showlegend", True)]
+    assert len(shown) == 1
+    assert shown[0]["name"] == "20 other contributors"
+    assert all(t["legendgroup"] == "others" for t in grey)
+    assert all("%{text}" in t["hovertemplate"] for t in traces)  # hover names the contributor
+
+
+def test_the_narrow_layout_wraps_the_title_and_moves_the_legend_under_the_plot() -> None:
+    figure = charts.plot_convergence([10, 20], {f"C{i}": [1.0, 2.0] for i in range(10)})
+
+    narrow = charts.narrow_layout(figure)
+
+    lines = narrow["title"]["text"].split("<br>")
+    assert len(lines) > 1
+    assert all(len(line) <= charts.NARROW_TITLE_CHARS for line in lines)
+    assert " ".join(lines) == figure.layout.title.text
+    assert narrow["legend"]["orientation"] == "h"
+    assert narrow["legend"]["yref"] == "container"  # at the foot of the whole figure
+    assert narrow["legend"]["yanchor"] == "bottom"
+    assert narrow["legend"]["y"] == 0
+    assert narrow["margin"]["b"] >= 10 * charts.LEGEND_ROW_PX  # room for it under the axis
+    assert narrow["height"] >= figure.layout.height + 10 * charts.LEGEND_ROW_PX
+    assert narrow["margin"]["l"] < figure.layout.margin.l
+    assert narrow["margin"]["r"] < 20
+
+
+def test_the_narrow_layout_of_a_one_trace_chart_has_no_legend_to_move() -> None:
+    figure = charts.plot_shares(["Alice", "Bob"], [0.25, 0.75])
+
+    narrow = charts.narrow_layout(figure)
+
+    assert "legend" not in narrow
+    assert "height" not in narrow  # the bar chart's own height stays
+
+
+def test_the_narrow_layout_wraps_axis_titles_and_drops_the_contributor_axis_title() -> None:
+    figure = charts.plot_values(
+        ["Alice", "Bob"],
+        [1.0, 2.0],
+        [None, None],
+        [None, None],
+        value_title="Shapley value (Label fidelity)",
+    )
+
+    narrow = charts.narrow_layout(figure)
+
+    assert narrow["xaxis"]["title"]["text"] == "Shapley value (Label<br>fidelity)"
+    assert narrow["yaxis"]["title"]["text"] == ""  # the ticks name the contributors
+    assert narrow["yaxis"]["tickvals"] == ["Bob", "Alice"]
+    assert narrow["yaxis"]["ticktext"] == ["Bob", "Alice"]  # short names stay whole
+    long = charts.narrow_layout(charts.plot_shares(["Contributor 16 (a copy of scans)"], [1.0]))
+    assert long["yaxis"]["ticktext"] == ["Contributor 16 (a…"]
+    assert long["yaxis"]["tickvals"] == ["Contributor 16 (a copy of scans)"]
+    fit = charts.narrow_layout(charts.plot_surrogate_fit([1.0], [1.0], 0.9, utility_title="IS"))
+    assert fit["yaxis"]["title"]["text"] == "Predicted IS (out of<br>fold)"

@@ -79,7 +79,7 @@ def running_round(
     round = start_round(make_round(keys).pk, enqueue=False)
     assert claim_round(round.pk, "test-worker")
     ValuationRound.objects.filter(pk=round.pk).update(
-        stage="generate samples",
+        stage=f"generate {keys[1]}",
         progress=progress,
         heartbeat=timezone.now() - timedelta(seconds=heartbeat_age_s),
     )
@@ -138,8 +138,11 @@ def test_contributors_are_refused(contributor_client: Client) -> None:
 
 
 def test_staff_see_every_page(staff_client: Client) -> None:
-    round = make_succeeded_round()
-    for url in dashboard_urls(round):
+    round, other = two_rounds()
+    batch = create_payouts(round.pk)
+    urls = [*dashboard_urls(round)[:3], reverse("round-compare") + f"?a={round.pk}&b={other.pk}"]
+    urls += [reverse("round-new"), reverse("round-batch", args=[batch.pk])]
+    for url in urls:
         assert staff_client.get(url).status_code == 200, url
 
 
@@ -174,7 +177,7 @@ def test_list_shows_every_round_with_status_metric_estimator_and_link(
         assert round.get_status_display() in html
         assert round.get_estimator_display() in html
     assert "Negative Fréchet distance" in html
-    assert 'name="a"' in html  # the compare picker lists the succeeded round
+    assert "Comparing needs two succeeded rounds" in html  # one succeeded: nothing to pair
 
 
 # --- one round --------------------------------------------------------------------------------
@@ -199,13 +202,15 @@ def test_draft_round_page_renders_without_results(staff_client: Client) -> None:
 def test_running_round_page_has_a_live_progress_bar_polling_progress_json(
     staff_client: Client,
 ) -> None:
-    round = running_round(progress=0.4)
+    round = running_round(progress=0.5)  # half of bob's images: the 2nd of 3 contributors
 
     response = staff_client.get(reverse("round-dashboard", args=[round.pk]))
 
     html = response.content.decode()
+    # Overall, not within the stage: generation is 80% of the round, 1.5 of 3 banks are done.
     assert 'id="live-bar" max="100" value="40"' in html
-    assert "generate samples" in html
+    assert "Generating images for contributor 2 of 3" in html
+    assert 'action="{}"'.format(reverse("round-cancel", args=[round.pk])) in html
     assert "€100.00<" in html
     assert "js/dashboard.js" in html
     live = json_scripts(response)["round-live"]
@@ -219,20 +224,28 @@ def test_running_round_page_has_a_live_progress_bar_polling_progress_json(
     assert "no-cache" in response["Cache-Control"]
 
 
-def test_progress_json_reports_status_stage_progress_heartbeat_age_and_error(
+def test_progress_json_reports_overall_progress_stage_eta_heartbeat_age_and_error(
     staff_client: Client,
 ) -> None:
-    round = running_round(progress=0.4, heartbeat_age_s=5.0)
+    round = running_round(progress=0.5, heartbeat_age_s=5.0)
+    started = timezone.now() - timedelta(seconds=60)
+    ValuationRound.objects.filter(pk=round.pk).update(started_at=started)
 
     response = staff_client.get(reverse("round-progress", args=[round.pk]))
 
     assert response["Content-Type"] == "application/json"
     assert "no-cache" in response["Cache-Control"]
     state = response.json()
-    assert set(state) == {"status", "stage", "progress", "heartbeat_age_s", "error"}
     assert state["status"] == "running"
-    assert state["stage"] == "generate samples"
-    assert state["progress"] == pytest.approx(0.4)
+    assert state["status_label"] == "Running"
+    assert state["stage"] == "generate bob"
+    assert state["stage_label"] == "Generating images for contributor 2 of 3"
+    assert state["progress"] == pytest.approx(0.5)  # within the stage, as the worker wrote it
+    assert state["overall"] == pytest.approx(0.8 * 1.5 / 3)
+    assert state["elapsed_s"] == pytest.approx(60.0, abs=5.0)
+    # 40% done in 60 s: the other 60% take about 90 s more.
+    assert state["eta_s"] == pytest.approx(90.0, abs=8.0)
+    assert state["eta_text"] == "90 s" or state["eta_text"].endswith(" min")
     assert state["heartbeat_age_s"] == pytest.approx(5.0, abs=2.0)
     assert state["error"] == ""
 
@@ -242,8 +255,15 @@ def test_progress_json_of_a_draft_has_no_heartbeat(staff_client: Client) -> None
 
     assert state == {
         "status": "draft",
+        "status_label": "Draft",
         "stage": "",
+        "stage_label": "Draft: not started",
         "progress": 0.0,
+        "overall": 0.0,
+        "elapsed_s": None,
+        "elapsed_text": "",
+        "eta_s": None,
+        "eta_text": "",
         "heartbeat_age_s": None,
         "error": "",
     }
@@ -464,12 +484,28 @@ def test_compare_shows_both_rounds_values_ranks_and_spearman(staff_client: Clien
     assert_no_inline_scripts(response)
 
 
-def test_compare_of_a_round_with_itself_correlates_perfectly(staff_client: Client) -> None:
-    round = make_succeeded_round()
+def test_compare_refuses_a_round_against_itself(staff_client: Client) -> None:
+    round, _ = two_rounds()
 
     response = staff_client.get(reverse("round-compare") + f"?a={round.pk}&b={round.pk}")
 
-    assert response.context["comparison"].spearman == pytest.approx(1.0)
+    assert response.status_code == 400
+    assert "comparison" not in response.context
+    html = response.content.decode()
+    assert "choose two different rounds" in html
+    assert 'aria-describedby="compare-error"' in html  # the error is tied to the pickers
+    assert f'<option value="{round.pk}" selected>' in html  # the choice is kept
+
+
+def test_compare_with_one_succeeded_round_explains_why_there_is_no_picker(
+    staff_client: Client,
+) -> None:
+    make_succeeded_round()
+
+    html = staff_client.get(reverse("round-compare")).content.decode()
+
+    assert "Comparing needs two succeeded rounds" in html
+    assert 'name="a"' not in html
 
 
 def test_compare_refuses_unfinished_rounds(staff_client: Client) -> None:
@@ -491,3 +527,16 @@ def test_compare_without_rounds_shows_the_picker(staff_client: Client) -> None:
     assert response.status_code == 200
     assert f'<option value="{round_a.pk}"' in html
     assert f'<option value="{round_b.pk}"' in html
+
+
+def test_list_shows_a_running_rounds_overall_progress_and_stage_in_words(
+    staff_client: Client,
+) -> None:
+    round = running_round(keys=("dave", "erin", "fay", "gus"))
+    ValuationRound.objects.filter(pk=round.pk).update(stage="features", progress=0.5)
+
+    html = staff_client.get(reverse("round-dashboard-list")).content.decode()
+
+    # Generation done (80%) and half the features (2.5% of 5%): 82% of the whole round.
+    assert 'max="100" value="82"' in html
+    assert "Reading features of 2 of 4 banks" in html
