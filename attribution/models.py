@@ -202,6 +202,11 @@ class ValuationRound(models.Model):
             )
         return ""
 
+    @property
+    def payout_tolerance_display(self) -> str:
+        """The tolerance for people: "0.25", "0.5", "1" (no trailing zeros)."""
+        return f"{float(self.payout_tolerance):g}"
+
     def budget_problem(self, n_contributors: int) -> str:
         """Why the round's budget is too small for its estimator and contributors, or ""."""
         spec = ESTIMATORS.get(self.estimator)

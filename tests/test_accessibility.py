@@ -182,19 +182,8 @@ def small_round(transactional_db: None, settings: Any, tmp_path: Path) -> Valuat
     return round
 
 
-#: Found on 2026-12-01 (axe-core 4.14.1); the dashboard's templates are the operator workflow's.
-DASHBOARD_VIOLATIONS = (
-    "the round page: serious nested-interactive at both widths (the chart containers "
-    'div[data-figure="figure-values"] and div[data-figure="figure-shares"] are role="img" but '
-    'hold plotly\'s buttons; role="group" fixes it), and at 390 px serious '
-    "scrollable-region-focusable (the values table scrolls sideways but cannot take keyboard "
-    'focus: tabindex="0" on its scrolling wrapper)'
-)
-
-
 @in_chromium[0]
 @in_chromium[1]
-@pytest.mark.xfail(strict=False, reason=DASHBOARD_VIOLATIONS)
 def test_the_dashboard_pages_have_no_serious_or_critical_violations(
     small_round: ValuationRound, live_server: Any, browser: Any
 ) -> None:

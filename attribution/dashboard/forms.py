@@ -61,6 +61,7 @@ class RoundForm(forms.ModelForm):
             "model_version",
             "metric",
             "estimator",
+            "payout_tolerance",
             "budget",
             "n_samples",
             "n_bootstrap",
@@ -74,6 +75,7 @@ class RoundForm(forms.ModelForm):
             "budget": "Budget (coalitions)",
             "n_samples": "Images per contributor",
             "n_bootstrap": "Bootstrap resamples",
+            "payout_tolerance": "Payout tolerance (± points of the pool)",
             "pool": "Payout pool",
             "negative_policy": "Negative values",
         }
@@ -83,7 +85,11 @@ class RoundForm(forms.ModelForm):
             "offer it.",
             "budget": "How many coalitions the estimator may evaluate (more: tighter values).",
             "n_samples": "Images generated per contributor (the bank).",
-            "n_bootstrap": "Refits for the confidence intervals (0: none).",
+            "n_bootstrap": "Resamples of the banks (and surrogate refits) for the confidence "
+            "intervals (0: none).",
+            "payout_tolerance": "Every share within ± this many percentage points of the pool, "
+            "at 95%: the default estimator sizes itself to it and the round reports what it "
+            "reached.",
             "seed": "Fixes the samples: the same seed gives the same round.",
             "pool": "The money the round shares, in the currency below.",
             "currency": "ISO 4217 code, e.g. EUR, USD, JPY.",
@@ -97,7 +103,15 @@ class RoundForm(forms.ModelForm):
         self.fields["currency"].widget.attrs.update(
             autocapitalize="characters", size=3, maxlength=3
         )
+        # Left empty, the tolerance is the model's default (±0.25 points), as in the API.
+        self.fields["payout_tolerance"].required = False
         self.chosen: list[Contributor] = []
+
+    def clean_payout_tolerance(self) -> Any:
+        value = self.cleaned_data.get("payout_tolerance")
+        if value is None:
+            return ValuationRound._meta.get_field("payout_tolerance").default
+        return value
 
     def clean_currency(self) -> str:
         return str(self.cleaned_data.get("currency", "")).strip().upper()

@@ -120,12 +120,14 @@ def show_round(request: HttpRequest, round_id: int) -> HttpResponse:
     if round.status == Status.SUCCEEDED:
         rows = value_rows(round)
         payout = preview_payouts(round, rows)
+        diagnostics = round.read_diagnostics()
         context.update(
             rows=Paginator(rows, VALUES_PER_PAGE).get_page(request.GET.get("values_page")),
             figures=build_figures(round, rows),
             efficiency=check_efficiency(round, rows),
             payout=payout,
-            tolerance=round.read_diagnostics().tolerance,
+            tolerance=diagnostics.tolerance,
+            bank_noise=diagnostics.bank_noise,
             payout_lines=payout.lines[:PAYOUT_LINES_SHOWN],
             payout_hidden=max(0, len(payout.lines) - PAYOUT_LINES_SHOWN),
         )

@@ -218,10 +218,10 @@ class Statement:
         noise = self.bank_noise
         if noise is None or noise.combined_points is None:
             return None
-        target = float(self.round.payout_tolerance)
         achieved = noise.combined_points
         sentence = (
-            f"The round aimed to put every contributor's share within ±{target:g} percentage "
+            "The round aimed to put every contributor's share within "
+            f"±{self.round.payout_tolerance_display} percentage "
             f"points of the pool (95% confidence); it reached ±{achieved:.2f} points"
         )
         if noise.met:

@@ -540,3 +540,31 @@ def test_list_shows_a_running_rounds_overall_progress_and_stage_in_words(
     # Generation done (80%) and half the features (2.5% of 5%): 82% of the whole round.
     assert 'max="100" value="82"' in html
     assert "Reading features of 2 of 4 banks" in html
+
+
+def test_a_round_page_states_the_precision_reached_with_the_bank_noise(
+    staff_client: Client,
+) -> None:
+    round = make_succeeded_round(estimator="tolerance", payout_tolerance="0.5")
+    noise = {
+        "replicates": 20,
+        "samples_per_contributor": 64,
+        "bank_points": 2.7,
+        "combined_points": 2.81,
+        "required_k": 8099,
+        "met": False,
+        "drivers": ["carol", "alice"],
+        "reason": "bank noise measured over 20 resampled banks",
+    }
+    tolerance = {"estimator": "exact", "reason": "exact: fits", "achieved_points": 0.0, "met": True}
+    ValuationRound.objects.filter(pk=round.pk).update(
+        diagnostics={"bank_noise": noise, "tolerance": tolerance}
+    )
+
+    html = staff_client.get(reverse("round-dashboard", args=[round.pk])).content.decode()
+
+    assert "Estimation, against the round's ±0.5 points: met" in html
+    assert "every share within ±2.81 points at 95%" in html
+    assert "the round's ±0.5 points are not met" in html
+    assert "about 8099 images per contributor would meet them" in html
+    assert "Banks that drive the uncertainty: carol, alice." in html
