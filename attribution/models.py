@@ -119,7 +119,7 @@ class ValuationRound(models.Model):
         default=Decimal("0.25"),
         validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(Decimal("50"))],
         help_text="Every contributor's share of the pool within ± this many percentage points, "
-        "at 95% confidence: the estimator 'To the payout tolerance' sizes itself to it, and "
+        "at 95% confidence: the default estimator sizes itself to it, and "
         "every round reports the precision it achieved.",
     )
     budget = models.PositiveIntegerField(default=512, validators=[MinValueValidator(6)])

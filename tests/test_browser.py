@@ -142,7 +142,8 @@ def test_statement_and_dashboard_render_their_charts(
     for viewport in VIEWPORTS:
         for username, path, name, at_least in [
             ("c00-clean", f"/credit/{seeded.pk}/", "statement", 1),
-            ("admin", f"/dashboard/{seeded.pk}/", "dashboard", 4),
+            # Values and shares (the default estimator fits no surrogate: no fit or convergence).
+            ("admin", f"/dashboard/{seeded.pk}/", "dashboard", 2),
         ]:
             tab = Tab(browser, live_server, viewport)
             tab.sign_in(username)

@@ -133,7 +133,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
         ),
         EstimatorSpec(
             "tolerance",
-            "To the payout tolerance",
+            "Shapley values to the payout tolerance",
             lambda p: ToleranceShapley(
                 percentage_points=p.tolerance.percentage_points,
                 level=p.tolerance.level,
