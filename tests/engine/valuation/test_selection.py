@@ -10,15 +10,19 @@ from attribution.engine import (
     EngineInputError,
     ExactShapley,
     FunctionGame,
+    PermutationShapley,
     SurrogateShapley,
     make_paper_games,
 )
+from attribution.engine.games.proxy import ProxyGame
+from attribution.engine.metrics import BankStatistics, InceptionScore
 from attribution.engine.valuation import (
     PayoutTolerance,
     ToleranceShapley,
     efficiency_patch,
     value_to_tolerance,
 )
+from attribution.engine.valuation.selection import MIN_PERMUTATION_SAMPLES
 
 
 def test_a_cheap_small_game_is_valued_exactly() -> None:
@@ -113,3 +117,26 @@ def test_sampling_stops_at_once_on_a_game_with_all_equal_utilities(
     np.testing.assert_array_equal(result.values, np.zeros(30))
     assert result.shares is None
     assert result.seconds < 10.0
+
+
+def test_a_large_proxy_game_samples_incremental_prefixes_and_states_its_precision() -> None:
+    # 1,500 players: past the 1,024 at which 2.0**n overflows, and a pooled metric, so the
+    # permutations run on the game's incremental prefixes (no memo, no mask matrix).
+    n = 1500
+    rng = np.random.default_rng(0)
+    statistics = BankStatistics(
+        n_samples=np.full(n, 4),
+        probability_mean=rng.dirichlet(np.full(10, 0.5), size=n),
+        negative_entropy_mean=-rng.uniform(0.1, 1.5, size=n),
+    )
+    game = ProxyGame(statistics, rng.integers(1, 100, size=n), InceptionScore(), "floor")
+    result = value_to_tolerance(game, time_budget_s=30.0, seed=1)
+    assert result.estimator == "permutation"
+    assert "incremental prefixes" in result.reason
+    assert "1500 > 22 players" in result.reason
+    assert isinstance(result.fitted, PermutationShapley)
+    assert result.fitted.incremental_
+    assert result.fitted.n_permutations_ >= 2 * MIN_PERMUTATION_SAMPLES
+    assert np.isfinite(result.achieved_points)
+    assert result.met == (result.achieved_points <= 0.25)
+    assert result.values.sum() == pytest.approx(result.grand_value - result.baseline)
