@@ -43,9 +43,9 @@ from attribution.engine.games.base import Game, pack_masks
 from attribution.engine.progress import Progress, report
 
 MIN_BUDGET = 16
-SELECTION_CELLS = 2**18
+SELECTION_CELLS = 2**15
 """``selection="auto"`` picks the depth by one held-out fold at reduced iterations once the sampled
-table holds more than this many coalition × player cells (512 coalitions of 512 players), where
+table holds more than this many coalition × player cells (256 coalitions of 128 players), where
 a fold surrogate per candidate depth costs seconds each (CatBoost's cost grows with n)."""
 SELECTION_ITERATIONS = 100
 """CatBoost iterations of the held-out depth search (the chosen depth is then fitted in full)."""

@@ -44,10 +44,10 @@ from attribution.engine.progress import Progress, report
 Efficiency = Literal["uniform", "none"]
 Selection = Literal["auto", "cross_validation", "holdout"]
 MIN_SAMPLED = 4
-SELECTION_CELLS = 2**18
+SELECTION_CELLS = 2**15
 """``selection="auto"`` holds out one fold instead of cross-validating every candidate depth once
-the table of evaluated coalitions holds more than this many coalition × player cells (512
-coalitions of 512 players): there one CatBoost fit costs seconds (it grows with n), and the full
+the table of evaluated coalitions holds more than this many coalition × player cells (256
+coalitions of 128 players): there one CatBoost fit costs seconds (it grows with n), and the full
 search is ``cv_folds`` × candidates + 1 of them (16 by default)."""
 SELECTION_ITERATIONS = 200
 """CatBoost iterations of the held-out depth search (the chosen depth is then fitted in full)."""

@@ -71,8 +71,8 @@ class Metric(Protocol):
 
 WEIGHT_ELEMENTS = 2**24
 """At most this many mixture weights (float64) per evaluated batch: 128 MiB."""
-PREFIX_ELEMENTS = 2**22
-"""At most this many running sums (float64) per block of orders in ``prefix_utilities``: 32 MiB
+PREFIX_ELEMENTS = 2**20
+"""At most this many running sums (float64) per block of orders in ``prefix_utilities``: 8 MiB
 per array (the block holds about four such arrays at once)."""
 
 

@@ -166,6 +166,6 @@ def test_permutation_memory_at_5000_players_is_bounded_by_construction() -> None
     # A block is 8 orders × 5,000 prefixes × 11 pooled numbers (10 classes + the entropy term) in
     # float64, 3.5 MB; the path holds at most four such arrays at once (14 MB), where the mask
     # path's 8 × 5,001 × 5,000 booleans alone would be 200 MB.
+    assert 8 * n * 11 <= PREFIX_ELEMENTS  # so the 8 orders are one block
     block = 8 * n * 11 * 8
-    assert block <= PREFIX_ELEMENTS * 8
     assert peak < 4 * block < 8 * (n + 1) * n
