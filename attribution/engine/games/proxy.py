@@ -142,8 +142,9 @@ class ProxyGame:
         For a pooled metric the prefixes' mixed rows are running sums along each order,
         Σ_{j≤t} |C_j| r_j / Σ_{j≤t} |C_j|: O(k) work per prefix (k numbers per bank: C + 1 for
         the Inception score, 1 for a mean score) instead of an (n,)-wide weight row, in blocks of
-        orders bounded by ``PREFIX_ELEMENTS``. Other metrics (the Fréchet distance) evaluate the
-        prefix masks, in blocks of one order at a time. The numbers equal
+        orders (or segments of one order, the sums carried over) of at most ``PREFIX_ELEMENTS``
+        numbers, so the workspace is a few times 8 MiB whatever n and k. Other metrics (the
+        Fréchet distance) evaluate the prefix masks, one order at a time. The numbers equal
         ``self(prefix_masks(orders))`` to float rounding.
         """
         checked = check_orders(orders, self.n_players)
@@ -155,20 +156,32 @@ class ProxyGame:
             for row in range(checked.shape[0]):
                 utilities[row] = self(prefix_masks(checked[row : row + 1])[0])
             return utilities
-        rows = np.asarray(metric.bank_rows(self.statistics), dtype=np.float64)
-        weighted = rows * self.data_sizes[:, None]  # (n, k): |C_i| r_i
-        k = rows.shape[1]
-        step = max(1, PREFIX_ELEMENTS // (n * k))
-        for start in range(0, checked.shape[0], step):
-            block = checked[start : start + step]
-            sums = np.cumsum(weighted[block], axis=1)  # (b, n, k)
-            sums /= np.cumsum(self.data_sizes[block], axis=1)[:, :, None]
-            values = metric.from_pooled(self.statistics, sums.reshape(-1, k))
-            try:
-                checked_values = check_utilities(values, block.shape[0] * n)
-            except EngineInputError as error:
-                raise EngineInputError(f"metric {self.metric.name!r}: {error}") from error
-            utilities[start : start + block.shape[0], 1:] = checked_values.reshape(-1, n)
+        weighted = np.asarray(metric.bank_rows(self.statistics), dtype=np.float64)
+        weighted = weighted * self.data_sizes[:, None]  # (n, k): |C_i| r_i
+        k = weighted.shape[1]
+        # Blocks of whole orders while an order fits PREFIX_ELEMENTS; beyond (n · k large: 100,000
+        # banks of 1,009 numbers), segments of one order's positions, the running sums carried.
+        orders_per_block = max(1, PREFIX_ELEMENTS // (n * k))
+        positions_per_segment = min(n, max(1, PREFIX_ELEMENTS // (orders_per_block * k)))
+        for start in range(0, checked.shape[0], orders_per_block):
+            block = checked[start : start + orders_per_block]
+            carried = np.zeros((block.shape[0], 1, k))
+            carried_sizes = np.zeros((block.shape[0], 1))
+            for first in range(0, n, positions_per_segment):
+                members = block[:, first : first + positions_per_segment]
+                sums = np.cumsum(weighted[members], axis=1)  # (b, segment, k)
+                sums += carried
+                totals = np.cumsum(self.data_sizes[members], axis=1) + carried_sizes
+                carried, carried_sizes = sums[:, -1:, :].copy(), totals[:, -1:]
+                sums /= totals[:, :, None]
+                values = metric.from_pooled(self.statistics, sums.reshape(-1, k))
+                try:
+                    checked_values = check_utilities(values, sums.shape[0] * sums.shape[1])
+                except EngineInputError as error:
+                    raise EngineInputError(f"metric {self.metric.name!r}: {error}") from error
+                rows = slice(start, start + block.shape[0])
+                columns = slice(first + 1, first + 1 + members.shape[1])
+                utilities[rows, columns] = checked_values.reshape(members.shape)
         return utilities
 
     def _rows_per_batch(self) -> int:

@@ -61,8 +61,10 @@ def test_blocks_of_orders_give_the_same_utilities(monkeypatch: pytest.MonkeyPatc
     game = ProxyGame(_statistics(), _data_sizes(), METRICS["inception_score"](), "floor")
     orders = _orders(9, game.n_players)
     whole = game.prefix_utilities(orders)
-    monkeypatch.setattr("attribution.engine.games.proxy.PREFIX_ELEMENTS", 1)
-    np.testing.assert_allclose(game.prefix_utilities(orders), whole, rtol=1e-14, atol=0)
+    # 1: one order at a time, in segments of one position; 30 (k = 6): one order, 5 positions.
+    for elements in (1, 30, 6 * 8 * 2):
+        monkeypatch.setattr("attribution.engine.games.proxy.PREFIX_ELEMENTS", elements)
+        np.testing.assert_allclose(game.prefix_utilities(orders), whole, rtol=1e-13, atol=0)
 
 
 @pytest.mark.parametrize(
