@@ -7,7 +7,8 @@
 3. Otherwise **sample with a stopping rule on the money**: the target is a value standard error of
    h / z × |v(N) − v(∅)| (see :class:`PayoutTolerance`).
 
-   * Cheap games (a coalition costs less than ``surrogate_above_s``): antithetic permutation
+   * Cheap games (an evaluation costs less than ``surrogate_above_s``: a coalition, or a prefix
+     for a game that values prefixes incrementally): antithetic permutation
      sampling, stopped as soon as the worst contributor's standard error meets the target (after
      at least ``MIN_PERMUTATION_SAMPLES`` pairs, so the standard error itself is worth reading)
      or the time budget is spent. At these costs millions of evaluations take seconds, and
@@ -128,7 +129,9 @@ def value_to_tolerance(
         time_budget_s: Wall-clock budget for evaluations and fitting, positive.
         seed: Seed for the probe and the sampling estimators.
         max_exact_players: Never enumerate games with more players.
-        surrogate_above_s: Cost per coalition from which the cross-fitted surrogate is used.
+        surrogate_above_s: Cost per evaluation (per prefix on an incremental game, see
+            :class:`~attribution.engine.games.base.PrefixGame`) from which the cross-fitted
+            surrogate is used.
         initial_budget: The surrogate's first budget (doubled until the tolerance is met).
         progress: Optional ``progress(stage, done, total)`` callback, passed to the estimator.
 
@@ -158,8 +161,11 @@ def value_to_tolerance(
             f"exact: 2^{n} coalitions × {cost * 1e6:.2f} µs measured = {exact_seconds:.1f} s fits "
             f"the {remaining:.1f} s left of the time budget"
         )
-    elif cost < surrogate_above_s:
-        fitted, reason = _permutation(game, tolerance, total, remaining, cost, seed, progress)
+    elif (sampling_cost := _sampling_cost(game, cost, seed)) < surrogate_above_s:
+        remaining = time_budget_s - (time.perf_counter() - started)
+        fitted, reason = _permutation(
+            game, tolerance, total, remaining, sampling_cost, seed, progress
+        )
         name = "permutation"
     else:
         fitted, reason = _surrogate(
@@ -175,6 +181,14 @@ def value_to_tolerance(
     return _outcome(fitted, name, reason, tolerance, total, counter, started, cost)
 
 
+def _sampling_cost(game: Game, cost: float, seed: int) -> float:
+    """What one evaluation of permutation sampling costs: a prefix of an incremental game
+    (measured, O(1) in n), else the probe's coalition. A pooled metric at large n costs
+    ~1 ms per coalition (a weight row of n) but microseconds per prefix, so it samples."""
+    prefix_game = incremental_prefix_game(game)
+    return cost if prefix_game is None else _prefix_cost(prefix_game, seed)
+
+
 def _permutation(
     game: Game,
     tolerance: PayoutTolerance,
@@ -184,12 +198,11 @@ def _permutation(
     seed: int,
     progress: Progress | None,
 ) -> tuple[ShapleyEstimator, str]:
+    """Permutation sampling sized by ``cost``, the measured cost of one evaluation (a prefix of
+    an incremental game, else a coalition; see ``_sampling_cost``)."""
     n = game.n_players
     prefix_game = incremental_prefix_game(game)
-    start = time.perf_counter()
     if prefix_game is not None:
-        cost = _prefix_cost(prefix_game, seed)
-        remaining -= time.perf_counter() - start
         affordable = int(max(remaining, 0.0) / cost)
         path = f"incremental prefixes at {cost * 1e6:.3g} µs each"
     else:

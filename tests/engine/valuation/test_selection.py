@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -140,3 +142,41 @@ def test_a_large_proxy_game_samples_incremental_prefixes_and_states_its_precisio
     assert np.isfinite(result.achieved_points)
     assert result.met == (result.achieved_points <= 0.25)
     assert result.values.sum() == pytest.approx(result.grand_value - result.baseline)
+
+
+class _SlowMasksFastPrefixes:
+    """A proxy game whose coalition calls are slow (a weight row of n, here a sleep) but whose
+    incremental prefixes are cheap: the case of a pooled metric at large n."""
+
+    def __init__(self, game: ProxyGame) -> None:
+        self.game = game
+        self.n_players = game.n_players
+        self.incremental_prefixes = True
+        self.mask_calls = 0
+
+    def __call__(self, masks: np.ndarray) -> np.ndarray:
+        self.mask_calls += 1
+        time.sleep(0.5)
+        return self.game(masks)
+
+    def prefix_utilities(self, orders: np.ndarray) -> np.ndarray:
+        return self.game.prefix_utilities(orders)
+
+
+def test_an_incremental_game_is_sampled_when_its_prefixes_are_cheap_whatever_its_coalitions() -> (
+    None
+):
+    rng = np.random.default_rng(3)
+    statistics = BankStatistics(
+        n_samples=np.full(30, 4),
+        probability_mean=rng.dirichlet(np.full(10, 0.5), size=30),
+        negative_entropy_mean=-rng.uniform(0.1, 1.5, size=30),
+    )
+    game = _SlowMasksFastPrefixes(
+        ProxyGame(statistics, rng.integers(1, 100, size=30), InceptionScore(), "floor")
+    )
+    result = value_to_tolerance(game, time_budget_s=20.0, surrogate_above_s=1e-3)
+    assert result.seconds_per_coalition > 1e-3  # the probe: 0.5 s over 256 coalitions
+    assert result.estimator == "permutation"
+    assert "incremental prefixes" in result.reason
+    assert game.mask_calls <= 3  # ∅ and N, the probe, the endpoints again: no coalition sampling
