@@ -284,7 +284,7 @@ def valuation_child(estimator: str, n: int) -> dict[str, Any]:
     }
 
 
-def valuation_part(ns: list[int], cap_s: float) -> None:
+def valuation_part(ns: list[int], cap_s: float, estimators: tuple[str, ...] = ESTIMATORS) -> None:
     print(
         f"\n== 2. valuation wall time, inception_score (C = {INCEPTION_CLASSES}) proxy game, "
         f"one thread, each run capped at {cap_s:.0f} s ==\n"
@@ -296,7 +296,7 @@ def valuation_part(ns: list[int], cap_s: float) -> None:
         f"{'max share pp':>13} {'peak MiB':>9}  notes"
     )
     walls: dict[tuple[str, int], float] = {}
-    for estimator in ESTIMATORS:
+    for estimator in estimators:
         for n in ns:
             if estimator == "permutation (masks)" and n > MASK_PATH_MAX_N:
                 print(f"{estimator:20} {n:6d} not run (the mask path holds (2, n+1, n) masks)")
@@ -509,6 +509,9 @@ def main() -> None:
     parser.add_argument("--valuation-ns", type=int, nargs="+", default=None)
     parser.add_argument("--chord-ns", type=int, nargs="+", default=None)
     parser.add_argument("--pg-timeout-s", type=float, default=None)
+    parser.add_argument(
+        "--estimators", default=",".join(ESTIMATORS), help="comma-separated, for the valuation"
+    )
     parser.add_argument("--child-cheap", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child-valuation", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--child-chord", type=int, help=argparse.SUPPRESS)
@@ -546,7 +549,7 @@ def main() -> None:
     if "metrics" in parts:
         metrics_part(metric_ns, widths, args.max_gib, cap_s)
     if "valuation" in parts:
-        valuation_part(valuation_ns, cap_s)
+        valuation_part(valuation_ns, cap_s, tuple(args.estimators.split(",")))
     if "chord" in parts:
         chord_part(chord_ns, max(cap_s, 600.0))
     if "web-postgres" in parts:
