@@ -65,6 +65,9 @@ ROOT = Path(__file__).resolve().parents[1]
 GiB = 2**30
 SEED = 0
 ESTIMATORS = ("tolerance", "permutation", "permutation (masks)", "kernel", "surrogate", "crossfit")
+EXTRA_ESTIMATORS = ("surrogate (cv search)", "crossfit (cv search)")
+"""Not run by default: the depth searches as they were (every candidate depth cross-validated
+on every fold at full iterations), for the before/after ratio."""
 ROUND_BUDGET = 512
 MASK_PATH_MAX_N = 1000  # the mask path's memo and (2, n + 1, n) masks: pointless beyond
 
@@ -249,6 +252,12 @@ def valuation_child(estimator: str, n: int) -> dict[str, Any]:
         "kernel": lambda: KernelShapley(seed=SEED),
         "surrogate": lambda: SurrogateShapley(budget=ROUND_BUDGET, seed=SEED),
         "crossfit": lambda: CrossFitSurrogateShapley(budget=ROUND_BUDGET, seed=SEED),
+        "surrogate (cv search)": lambda: SurrogateShapley(
+            budget=ROUND_BUDGET, seed=SEED, selection="cross_validation"
+        ),
+        "crossfit (cv search)": lambda: CrossFitSurrogateShapley(
+            budget=ROUND_BUDGET, seed=SEED, selection="cross_fit"
+        ),
     }
     target = FunctionGame(n, game) if estimator == "permutation (masks)" else game
     start = time.perf_counter()
@@ -318,9 +327,14 @@ def valuation_part(ns: list[int], cap_s: float, estimators: tuple[str, ...] = ES
                 flush=True,
             )
     for n in ns:
-        if ("permutation", n) in walls and ("permutation (masks)", n) in walls:
-            ratio = walls["permutation (masks)", n] / walls["permutation", n]
-            print(f"permutation at n = {n:,}: mask path / incremental = {ratio:.1f}×")
+        for slow, fast in (
+            ("permutation (masks)", "permutation"),
+            ("surrogate (cv search)", "surrogate"),
+            ("crossfit (cv search)", "crossfit"),
+        ):
+            if (slow, n) in walls and (fast, n) in walls:
+                ratio = walls[slow, n] / walls[fast, n]
+                print(f"{fast} at n = {n:,}: {slow} / default = {ratio:.1f}×")
 
 
 # ---------------------------------------------------------------- 3. chord
@@ -513,7 +527,9 @@ def main() -> None:
     parser.add_argument("--chord-ns", type=int, nargs="+", default=None)
     parser.add_argument("--pg-timeout-s", type=float, default=None)
     parser.add_argument(
-        "--estimators", default=",".join(ESTIMATORS), help="comma-separated, for the valuation"
+        "--estimators",
+        default=",".join(ESTIMATORS),
+        help=f"comma-separated, for the valuation; also {', '.join(EXTRA_ESTIMATORS)}",
     )
     parser.add_argument("--child-cheap", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child-valuation", nargs=2, help=argparse.SUPPRESS)
