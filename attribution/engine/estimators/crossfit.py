@@ -24,7 +24,7 @@ money-grade benchmark measures as interval coverage.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,9 +43,17 @@ from attribution.engine.games.base import Game, pack_masks
 from attribution.engine.progress import Progress, report
 
 MIN_BUDGET = 16
+SELECTION_CELLS = 2**15
+"""``selection="auto"`` picks the depth by one held-out fold at reduced iterations once the sampled
+table holds more than this many coalition × player cells (256 coalitions of 128 players), where
+a fold surrogate per candidate depth costs seconds each (CatBoost's cost grows with n)."""
+SELECTION_ITERATIONS = 100
+"""CatBoost iterations of the held-out depth search (the chosen depth is then fitted in full)."""
 # Draws stop after this many times the budget even if fewer distinct coalitions came up (a game
 # so small that the kernel keeps repeating itself is enumerated instead, see ``fit``).
 MAX_DRAWS_PER_BUDGET = 50
+
+Selection = Literal["auto", "cross_fit", "holdout"]
 
 
 class CrossFitSurrogateShapley(ShapleyEstimator):
@@ -58,6 +66,13 @@ class CrossFitSurrogateShapley(ShapleyEstimator):
         n_folds: Cross-fitting folds (at least 2); each costs one CatBoost fit per candidate depth.
         depth: Tree depth, or ``"auto"`` to pick from ``depth_candidates`` by out-of-fold error.
         depth_candidates: Depths tried by ``"auto"``.
+        selection: How ``"auto"`` compares depths: ``"cross_fit"`` fits every fold at every
+            candidate depth (``n_folds`` × candidates full fits); ``"holdout"`` fits each
+            candidate once, on all folds but one at ``selection_iterations``, scores it on that
+            fold, then cross-fits the chosen depth only (candidates + ``n_folds`` fits, the first
+            ones short); ``"auto"`` (default) cross-fits small tables and holds out one fold once
+            the table passes ``SELECTION_CELLS`` cells.
+        selection_iterations: CatBoost iterations of the held-out depth search.
         iterations, learning_rate, l2_leaf_reg: CatBoost hyper-parameters.
         n_bootstrap: Resamples of the residual regression for ``stderr_`` (0: ``stderr_`` None).
         weighting: ``"stratified"`` (default) or ``"draws"``: how the residual regression weighs
@@ -69,6 +84,10 @@ class CrossFitSurrogateShapley(ShapleyEstimator):
         tree_values_: mean_k φ(g_k), the anchored surrogates' exact values.
         residual_values_: The KernelSHAP values of the out-of-fold residual game.
         depth_: The tree depth used.
+        depth_errors_: Mean squared held-out error of each candidate depth (the comparison the
+            depth search made; empty when the depth was given).
+        selection_: ``"cross_fit"``, ``"holdout"`` or ``"given"`` (how the depth was chosen).
+        n_model_fits_: CatBoost fits made (a constant-target fit counts too).
         oof_r2_: Out-of-fold R² of the surrogates on the sampled coalitions (None if enumerated).
         n_draws_: Kernel draws behind the sample (repeats included).
         exhaustive_: True when the game was small enough to enumerate.
@@ -81,6 +100,8 @@ class CrossFitSurrogateShapley(ShapleyEstimator):
         n_folds: int = 5,
         depth: int | Literal["auto"] = "auto",
         depth_candidates: tuple[int, ...] = (2, 3, 4),
+        selection: Selection = "auto",
+        selection_iterations: int = SELECTION_ITERATIONS,
         iterations: int = 500,
         learning_rate: float = 0.1,
         l2_leaf_reg: float = 3.0,
@@ -94,6 +115,8 @@ class CrossFitSurrogateShapley(ShapleyEstimator):
         self.n_folds = n_folds
         self.depth = depth
         self.depth_candidates = depth_candidates
+        self.selection = selection
+        self.selection_iterations = selection_iterations
         self.iterations = iterations
         self.learning_rate = learning_rate
         self.l2_leaf_reg = l2_leaf_reg
@@ -116,6 +139,13 @@ class CrossFitSurrogateShapley(ShapleyEstimator):
             )
         if self.n_bootstrap == 1 or self.n_bootstrap < 0:
             raise EngineInputError("n_bootstrap must be 0 or at least 2 to give a spread.")
+        if self.selection not in get_args(Selection):
+            raise EngineInputError(
+                f"selection must be one of {', '.join(get_args(Selection))}, got "
+                f"{self.selection!r}."
+            )
+        self.n_model_fits_ = 0
+        self.depth_errors_: dict[int, float] = {}
         rng = np.random.default_rng(self.seed)
         baseline, grand = counter(endpoint_masks(n))
         self.exhaustive_ = n < 62 and 2**n <= budget
@@ -153,6 +183,7 @@ class CrossFitSurrogateShapley(ShapleyEstimator):
         self.residual_values_ = np.zeros(n)
         self.models_ = []
         self.depth_ = 0
+        self.selection_ = "given"
         self.oof_r2_: float | None = None
         self.n_draws_ = 2**n
 
@@ -193,29 +224,25 @@ class CrossFitSurrogateShapley(ShapleyEstimator):
         candidates = tuple(self.depth_candidates) if auto else (int(self.depth),)
         if not candidates or any(not 1 <= d <= 16 for d in candidates):
             raise EngineInputError(f"tree depths must lie in 1..16, got {candidates}.")
-        n = masks.shape[1]
-        anchors = endpoint_masks(n)
-        anchor_targets = np.array([0.0, total])
+        self.selection_ = "given" if len(candidates) == 1 else self.selection
+        if self.selection_ == "auto":
+            cells = masks.shape[0] * masks.shape[1]
+            self.selection_ = "holdout" if cells > SELECTION_CELLS else "cross_fit"
+        if self.selection_ == "holdout":
+            candidates = (self._holdout_depth(masks, targets, folds, total, candidates),)
         best: tuple[float, int, list[Any], NDArray[np.float64]] | None = None
         for depth in sorted(candidates):
             models, residuals = [], np.empty(len(targets))
             for fold in range(self.n_folds):
                 train, test = folds != fold, folds == fold
-                model = fit_tree_surrogate(
-                    np.concatenate([anchors, masks[train]]),
-                    np.concatenate([anchor_targets, targets[train]]),
-                    depth=depth,
-                    iterations=self.iterations,
-                    learning_rate=self.learning_rate,
-                    l2_leaf_reg=self.l2_leaf_reg,
-                    seed=self.seed,
-                    thread_count=self.thread_count,
-                )
+                model = self._fit_fold(masks[train], targets[train], total, depth, self.iterations)
                 if test.any():
                     residuals[test] = targets[test] - model.predict(masks[test].astype(np.float64))
                 models.append(model)
                 report(self.progress, f"cross-fit (depth {depth})", fold + 1, self.n_folds)
             error = float(np.mean(residuals**2))
+            if self.selection_ == "cross_fit":
+                self.depth_errors_[depth] = error
             # A deeper tree must beat the shallower one clearly: ties go to the simpler surrogate.
             if best is None or error < best[0] * (1.0 - 1e-3):
                 best = (error, depth, models, residuals)
@@ -224,6 +251,54 @@ class CrossFitSurrogateShapley(ShapleyEstimator):
         spread = float(np.var(targets))
         self.oof_r2_ = 1.0 - error / spread if spread > 0 else (1.0 if error == 0 else 0.0)
         return models, residuals
+
+    def _fit_fold(
+        self,
+        masks: NDArray[np.bool_],
+        targets: NDArray[np.float64],
+        total: float,
+        depth: int,
+        iterations: int,
+    ) -> Any:
+        """A surrogate of ``targets`` on ``masks`` with ∅ → 0 and N → ``total`` in training."""
+        n = masks.shape[1]
+        self.n_model_fits_ += 1
+        return fit_tree_surrogate(
+            np.concatenate([endpoint_masks(n), masks]),
+            np.concatenate([np.array([0.0, total]), targets]),
+            depth=depth,
+            iterations=iterations,
+            learning_rate=self.learning_rate,
+            l2_leaf_reg=self.l2_leaf_reg,
+            seed=self.seed,
+            thread_count=self.thread_count,
+        )
+
+    def _holdout_depth(
+        self,
+        masks: NDArray[np.bool_],
+        targets: NDArray[np.float64],
+        folds: NDArray[np.intp],
+        total: float,
+        candidates: tuple[int, ...],
+    ) -> int:
+        """The candidate depth with the least error on fold 0, each fitted once on the other
+        folds at ``selection_iterations`` (ties go to the shallower tree)."""
+        train, test = folds != 0, folds == 0
+        if not test.any() or not train.any():  # too few coalitions to hold any out
+            return min(candidates)
+        iterations = max(1, min(int(self.selection_iterations), self.iterations))
+        best: tuple[float, int] | None = None
+        for index, depth in enumerate(sorted(candidates)):
+            model = self._fit_fold(masks[train], targets[train], total, depth, iterations)
+            predicted = model.predict(masks[test].astype(np.float64))
+            error = float(np.mean((targets[test] - predicted) ** 2))
+            self.depth_errors_[depth] = error
+            if best is None or error < best[0] * (1.0 - 1e-3):
+                best = (error, depth)
+            report(self.progress, "depth search (held-out fold)", index + 1, len(candidates))
+        assert best is not None
+        return best[1]
 
     def _weights(
         self, masks: NDArray[np.bool_], counts: NDArray[np.float64]

@@ -24,7 +24,7 @@ Beyond the reference implementation:
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,7 +42,15 @@ from attribution.engine.games.base import Game, check_masks, check_utilities
 from attribution.engine.progress import Progress, report
 
 Efficiency = Literal["uniform", "none"]
+Selection = Literal["auto", "cross_validation", "holdout"]
 MIN_SAMPLED = 4
+SELECTION_CELLS = 2**15
+"""``selection="auto"`` holds out one fold instead of cross-validating every candidate depth once
+the table of evaluated coalitions holds more than this many coalition × player cells (256
+coalitions of 128 players): there one CatBoost fit costs seconds (it grows with n), and the full
+search is ``cv_folds`` × candidates + 1 of them (16 by default)."""
+SELECTION_ITERATIONS = 200
+"""CatBoost iterations of the held-out depth search (the chosen depth is then fitted in full)."""
 
 
 class SurrogateShapley(ShapleyEstimator):
@@ -57,6 +65,15 @@ class SurrogateShapley(ShapleyEstimator):
             cross-validated R² (ties go to the shallower tree). Depth d trees model interactions
             of up to d players; shallow trees generalise from few coalitions.
         depth_candidates: Depths tried by ``"auto"``.
+        selection: How ``"auto"`` compares depths and how ``cv_r2_`` is measured.
+            ``"cross_validation"``: every candidate by ``cv_folds``-fold CV at full iterations
+            (candidates × folds fits, then the final one). ``"holdout"``: each candidate fitted
+            once at ``selection_iterations`` on all folds but one and scored on it; the chosen
+            depth is then refitted in full on the same split for ``cv_r2_`` (a held-out R²;
+            ``cv_predictions_`` covers that fold only), then the final fit: candidates short fits
+            and 2 full ones. ``"auto"`` (default): cross-validation up to ``SELECTION_CELLS``
+            evaluated coalition × player cells, holdout above.
+        selection_iterations: CatBoost iterations of the held-out depth search.
         iterations, learning_rate, l2_leaf_reg: CatBoost hyper-parameters.
         efficiency: ``"uniform"`` (default) enforces Σφ = v(N) − v(∅); ``"none"`` returns raw
             tree values.
@@ -72,9 +89,13 @@ class SurrogateShapley(ShapleyEstimator):
         raw_efficiency_gap_: Σ raw_values_ − (v(N) − v(∅)).
         residual_values_: KernelSHAP values of the residual game (bias correction only).
         depth_: The tree depth used.
-        depth_scores_: Cross-validated R² of each candidate depth (``depth="auto"`` only).
-        cv_r2_: Cross-validated R² of the surrogate, or None.
-        cv_predictions_: Out-of-fold predictions for ``masks_`` rows (NaN for ∅ and N).
+        depth_scores_: Cross-validated (or, with holdout selection, held-out at
+            ``selection_iterations``) R² of each candidate depth (``depth="auto"`` only).
+        selection_: ``"cross_validation"`` or ``"holdout"``: what ran.
+        cv_r2_: Cross-validated (holdout: held-out) R² of the surrogate, or None.
+        cv_predictions_: Out-of-fold predictions for ``masks_`` rows (NaN for ∅ and N, and for
+            the training rows under holdout selection).
+        n_model_fits_: CatBoost fits made (bootstrap refits included).
         bootstrap_values_: Shape (n_bootstrap, n_players), or None.
         model_: The fitted CatBoostRegressor.
         masks_, utilities_: The evaluated coalitions and their utilities.
@@ -89,6 +110,8 @@ class SurrogateShapley(ShapleyEstimator):
         iterations: int = 1000,
         depth: int | Literal["auto"] = "auto",
         depth_candidates: tuple[int, ...] = (2, 3, 4),
+        selection: Selection = "auto",
+        selection_iterations: int = SELECTION_ITERATIONS,
         learning_rate: float = 0.3,
         l2_leaf_reg: float = 1.0,
         efficiency: Efficiency = "uniform",
@@ -105,6 +128,8 @@ class SurrogateShapley(ShapleyEstimator):
         self.iterations = iterations
         self.depth = depth
         self.depth_candidates = depth_candidates
+        self.selection = selection
+        self.selection_iterations = selection_iterations
         self.learning_rate = learning_rate
         self.l2_leaf_reg = l2_leaf_reg
         self.efficiency = efficiency
@@ -180,6 +205,12 @@ class SurrogateShapley(ShapleyEstimator):
             )
         if self.n_bootstrap == 1:
             raise EngineInputError("n_bootstrap must be 0 or at least 2 to give a spread.")
+        if self.selection not in get_args(Selection):
+            raise EngineInputError(
+                f"selection must be one of {', '.join(get_args(Selection))}, got "
+                f"{self.selection!r}."
+            )
+        self.n_model_fits_ = 0
         baseline, grand_value = float(utilities[empty].mean()), float(utilities[grand].mean())
         rng = np.random.default_rng(self.seed)
         self._select_depth(masks, utilities, inner, rng)
@@ -222,9 +253,16 @@ class SurrogateShapley(ShapleyEstimator):
         self.cv_predictions_ = np.full(len(masks), np.nan)
         self.cv_r2_: float | None = None
         self.depth_ = candidates[0]
+        self.selection_ = self.selection
+        if self.selection_ == "auto":
+            cells = masks.shape[0] * masks.shape[1]
+            self.selection_ = "holdout" if cells > SELECTION_CELLS else "cross_validation"
         if folds < 2:
             return
         assignment = rng.permutation(len(rows)) % folds
+        if self.selection_ == "holdout":
+            self._holdout(masks, utilities, rows, assignment, candidates, auto)
+            return
         best: float | None = None
         for depth in sorted(candidates):
             predictions = self._cross_validate(masks, utilities, rows, assignment, depth)
@@ -237,14 +275,51 @@ class SurrogateShapley(ShapleyEstimator):
         if not auto:
             self.depth_scores_ = {}
 
+    def _holdout(
+        self,
+        masks: NDArray[np.bool_],
+        utilities: NDArray[np.float64],
+        rows: NDArray[np.intp],
+        assignment: NDArray[np.intp],
+        candidates: tuple[int, ...],
+        auto: bool,
+    ) -> None:
+        """Depth by fold 0 held out at ``selection_iterations``; ``cv_r2_`` from the chosen depth
+        refitted in full on the same split (skipped when ``cv_folds`` is 0)."""
+        test = rows[assignment == 0]
+        train = np.setdiff1d(np.arange(len(masks)), test)
+        features = masks[test].astype(np.float64)
+        if auto and len(candidates) > 1:
+            short = max(1, min(int(self.selection_iterations), self.iterations))
+            best: float | None = None
+            for index, depth in enumerate(sorted(candidates)):
+                model = self._fit_model(masks[train], utilities[train], depth, short)
+                score = _r2(utilities[test], model.predict(features))
+                self.depth_scores_[depth] = score
+                if best is None or score > best + 1e-3:
+                    best, self.depth_ = score, depth
+                report(self.progress, "depth search (held-out fold)", index + 1, len(candidates))
+        if self.cv_folds < 2:
+            return
+        model = self._fit_model(masks[train], utilities[train], self.depth_)
+        self.cv_predictions_[test] = model.predict(features)
+        self.cv_r2_ = _r2(utilities[test], self.cv_predictions_[test])
+        if not auto:
+            self.depth_scores_ = {}
+
     def _fit_model(
-        self, masks: NDArray[np.bool_], utilities: NDArray[np.float64], depth: int | None = None
+        self,
+        masks: NDArray[np.bool_],
+        utilities: NDArray[np.float64],
+        depth: int | None = None,
+        iterations: int | None = None,
     ) -> Any:
+        self.n_model_fits_ += 1
         return fit_tree_surrogate(
             masks,
             utilities,
             depth=self.depth_ if depth is None else depth,
-            iterations=self.iterations,
+            iterations=self.iterations if iterations is None else iterations,
             learning_rate=self.learning_rate,
             l2_leaf_reg=self.l2_leaf_reg,
             seed=self.seed,

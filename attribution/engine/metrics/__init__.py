@@ -11,6 +11,7 @@ from attribution.engine.metrics.diversity import ClassEntropy
 from attribution.engine.metrics.frechet import NegativeFrechetDistance
 from attribution.engine.metrics.inception_score import InceptionScore
 from attribution.engine.metrics.mean_score import MeanScore
+from attribution.engine.metrics.pooled import PooledMetric
 from attribution.engine.metrics.prompt_fidelity import PromptFidelity
 from attribution.engine.metrics.reference import (
     ReferenceStatistics,
@@ -36,6 +37,7 @@ __all__ = [
     "InceptionScore",
     "MeanScore",
     "NegativeFrechetDistance",
+    "PooledMetric",
     "PromptFidelity",
     "ReferenceStatistics",
     "ZeroShotDiversity",

@@ -38,6 +38,10 @@ class ArtefactFreeRate:
     def __call__(self, statistics: BankStatistics, weights: FloatArray) -> FloatArray:
         """Return 1 − (pool artefact rate) per coalition, shape (m,), for weights (m, n)."""
         weights = check_mixture_weights(weights, statistics.n_contributors)
+        return self.from_pooled(statistics, weights @ self.bank_rows(statistics))
+
+    def bank_rows(self, statistics: BankStatistics) -> FloatArray:
+        """Each bank's artefact rate as a column, shape (n, 1), checked to lie in [0, 1]."""
         rates = statistics.require_score(self.score_name, self.name)
         if (rates < 0).any() or (rates > 1).any():
             raise EngineInputError(
@@ -45,7 +49,11 @@ class ArtefactFreeRate:
                 f"[0, 1] per sample; its bank means range over [{rates.min():.6g}, "
                 f"{rates.max():.6g}]."
             )
-        free: FloatArray = 1.0 - weights @ rates
+        return rates[:, None]
+
+    def from_pooled(self, statistics: BankStatistics, pooled: FloatArray) -> FloatArray:
+        """1 − the pools' artefact rates, shape (m,), from their mixed rows (m, 1)."""
+        free: FloatArray = 1.0 - pooled[:, 0]
         return free
 
     def __repr__(self) -> str:

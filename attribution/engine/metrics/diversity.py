@@ -31,7 +31,14 @@ class ClassEntropy:
     def __call__(self, statistics: BankStatistics, weights: FloatArray) -> FloatArray:
         """Return H(p̄) per coalition in nats, shape (m,), for mixture weights of shape (m, n)."""
         weights = check_mixture_weights(weights, statistics.n_contributors)
-        pooled = weights @ statistics.require("probability_mean", self.name)  # (m, C)
+        return self.from_pooled(statistics, weights @ self.bank_rows(statistics))
+
+    def bank_rows(self, statistics: BankStatistics) -> FloatArray:
+        """Each bank's mean class probabilities, shape (n, C) (a pooled metric, see ``pooled``)."""
+        return statistics.require("probability_mean", self.name)
+
+    def from_pooled(self, statistics: BankStatistics, pooled: FloatArray) -> FloatArray:
+        """H(p̄) per pool, shape (m,), from the pools' mean class probabilities p̄ (m, C)."""
         entropy: FloatArray = -(pooled * np.log(np.clip(pooled, LOG_CLIP, None))).sum(axis=1)
         return entropy
 

@@ -38,11 +38,21 @@ class InceptionScore:
     def __call__(self, statistics: BankStatistics, weights: FloatArray) -> FloatArray:
         """Return IS per coalition, shape (m,), for mixture weights of shape (m, n)."""
         weights = check_mixture_weights(weights, statistics.n_contributors)
+        return self.from_pooled(statistics, weights @ self.bank_rows(statistics))
+
+    def bank_rows(self, statistics: BankStatistics) -> FloatArray:
+        """Shape (n, C + 1): each bank's mean class probabilities, then its mean Σ p log p."""
         means = statistics.require("probability_mean", self.name)
         negative_entropies = statistics.require("negative_entropy_mean", self.name)
-        pooled = weights @ means  # (m, C)
-        marginal_entropy = -(pooled * np.log(np.clip(pooled, LOG_CLIP, None))).sum(axis=1)
-        scores: FloatArray = np.exp(weights @ negative_entropies + marginal_entropy)
+        return np.column_stack([means, negative_entropies])
+
+    def from_pooled(self, statistics: BankStatistics, pooled: FloatArray) -> FloatArray:
+        """IS per pool, shape (m,), from the pools' mixed rows (m, C + 1) (see ``bank_rows``)."""
+        mean_probabilities, negative_entropy = pooled[:, :-1], pooled[:, -1]
+        marginal_entropy = -(
+            mean_probabilities * np.log(np.clip(mean_probabilities, LOG_CLIP, None))
+        ).sum(axis=1)
+        scores: FloatArray = np.exp(negative_entropy + marginal_entropy)
         return scores
 
     def __repr__(self) -> str:

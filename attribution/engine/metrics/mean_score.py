@@ -34,7 +34,15 @@ class MeanScore:
     def __call__(self, statistics: BankStatistics, weights: FloatArray) -> FloatArray:
         """Return the pool mean score per coalition, shape (m,), for weights of shape (m, n)."""
         weights = check_mixture_weights(weights, statistics.n_contributors)
-        means: FloatArray = weights @ statistics.require_score(self.score_name, self.name)
+        return self.from_pooled(statistics, weights @ self.bank_rows(statistics))
+
+    def bank_rows(self, statistics: BankStatistics) -> FloatArray:
+        """Each bank's mean score as a column, shape (n, 1) (a pooled metric, see ``pooled``)."""
+        return statistics.require_score(self.score_name, self.name)[:, None]
+
+    def from_pooled(self, statistics: BankStatistics, pooled: FloatArray) -> FloatArray:
+        """The pools' mean scores, shape (m,), from their mixed rows (m, 1)."""
+        means: FloatArray = pooled[:, 0].copy()
         return means
 
     def __repr__(self) -> str:

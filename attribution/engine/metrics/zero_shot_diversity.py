@@ -46,13 +46,20 @@ class ZeroShotDiversity:
     def __call__(self, statistics: BankStatistics, weights: FloatArray) -> FloatArray:
         """Return H(p̄) per coalition in nats, shape (m,), for mixture weights of shape (m, n)."""
         weights = check_mixture_weights(weights, statistics.n_contributors)
+        return self.from_pooled(statistics, weights @ self.bank_rows(statistics))
+
+    def bank_rows(self, statistics: BankStatistics) -> FloatArray:
+        """Each bank's mean zero-shot distribution, shape (n, C), checked to be probabilities."""
         means = statistics.require_score(self.score_name, self.name, ndim=2)
         if (means < 0).any() or (np.abs(means.sum(axis=1) - 1) > PROBABILITY_SUM_TOLERANCE).any():
             raise EngineInputError(
                 f"score {self.score_name!r} must be a probability vector per sample (zero-shot "
                 "class probabilities); its bank means are not."
             )
-        pooled = weights @ means  # (m, C)
+        return means
+
+    def from_pooled(self, statistics: BankStatistics, pooled: FloatArray) -> FloatArray:
+        """H(p̄) per pool in nats, shape (m,), from the pools' mean distributions p̄ (m, C)."""
         entropy: FloatArray = -(pooled * np.log(np.clip(pooled, LOG_CLIP, None))).sum(axis=1)
         return entropy
 

@@ -7,11 +7,17 @@
 3. Otherwise **sample with a stopping rule on the money**: the target is a value standard error of
    h / z × |v(N) − v(∅)| (see :class:`PayoutTolerance`).
 
-   * Cheap games (a coalition costs less than ``surrogate_above_s``): antithetic permutation
-     sampling, stopped as soon as the worst contributor's standard error meets the target or the
-     time budget is spent. At these costs millions of evaluations take seconds, and permutation
-     sampling's standard errors are plain sample statistics (the money-grade benchmark measures
-     their coverage).
+   * Cheap games (an evaluation costs less than ``surrogate_above_s``: a coalition, or a prefix
+     for a game that values prefixes incrementally): antithetic permutation
+     sampling, stopped as soon as the worst contributor's standard error meets the target (after
+     at least ``MIN_PERMUTATION_SAMPLES`` pairs, so the standard error itself is worth reading)
+     or the time budget is spent. At these costs millions of evaluations take seconds, and
+     permutation sampling's standard errors are plain sample statistics (the money-grade
+     benchmark measures their coverage). A game that values order prefixes incrementally
+     (:class:`~attribution.engine.games.base.PrefixGame`: the proxy game on every metric but the
+     Fréchet distance) is sized by the measured cost of a *prefix*, which is O(1) in n, and is
+     not memoised, so no memory cap applies; other games are sized by the probe's cost per
+     coalition and capped at ``MAX_SAMPLING_EVALUATIONS`` memoised coalitions.
    * Expensive games: the cross-fitted surrogate (:class:`CrossFitSurrogateShapley`), whose error
      goes to zero as the budget grows, at a budget doubled from ``initial_budget`` until its
      standard errors meet the target or the next doubling would not fit the time left.
@@ -22,6 +28,7 @@ catalog as a documented fallback, and :func:`efficiency_patch` reports its size 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -38,7 +45,13 @@ from attribution.engine.estimators import (
     SurrogateShapley,
 )
 from attribution.engine.estimators.base import endpoint_masks
-from attribution.engine.games.base import EvaluationCounter, Game, check_game
+from attribution.engine.games.base import (
+    EvaluationCounter,
+    Game,
+    PrefixGame,
+    check_game,
+    incremental_prefix_game,
+)
 from attribution.engine.progress import Progress
 from attribution.engine.valuation.tolerance import PayoutTolerance
 
@@ -50,6 +63,11 @@ DEFAULT_SURROGATE_ABOVE_S = 1e-3
 DEFAULT_INITIAL_BUDGET = 512
 # Permutation sampling memoises every coalition it evaluates; this caps that memory (~0.5 GB).
 MAX_SAMPLING_EVALUATIONS = 4_000_000
+# Antithetic pairs sampled before the stopping rule may stop: a standard error from two samples is
+# itself too noisy to pay on (at large n every share is tiny and the target is met at once).
+MIN_PERMUTATION_SAMPLES = 32
+# Prefixes valued to measure the cost of one prefix on an incremental game.
+PROBE_PREFIXES = 65_536
 
 
 @dataclass
@@ -111,7 +129,9 @@ def value_to_tolerance(
         time_budget_s: Wall-clock budget for evaluations and fitting, positive.
         seed: Seed for the probe and the sampling estimators.
         max_exact_players: Never enumerate games with more players.
-        surrogate_above_s: Cost per coalition from which the cross-fitted surrogate is used.
+        surrogate_above_s: Cost per evaluation (per prefix on an incremental game, see
+            :class:`~attribution.engine.games.base.PrefixGame`) from which the cross-fitted
+            surrogate is used.
         initial_budget: The surrogate's first budget (doubled until the tolerance is met).
         progress: Optional ``progress(stage, done, total)`` callback, passed to the estimator.
 
@@ -131,7 +151,8 @@ def value_to_tolerance(
     counter(probe)
     cost = max((time.perf_counter() - probe_start) / len(probe), 1e-9)
     remaining = time_budget_s - (time.perf_counter() - started)
-    exact_seconds = 2.0**n * cost
+    # 2.0**n overflows a float from n = 1,024; such a game is never enumerated anyway.
+    exact_seconds = math.ldexp(cost, n) if n < 1000 else math.inf
     if n <= max_exact_players and exact_seconds <= remaining:
         fitted: ShapleyEstimator = ExactShapley(max_players=max_exact_players, progress=progress)
         fitted.fit(game)
@@ -140,8 +161,11 @@ def value_to_tolerance(
             f"exact: 2^{n} coalitions × {cost * 1e6:.2f} µs measured = {exact_seconds:.1f} s fits "
             f"the {remaining:.1f} s left of the time budget"
         )
-    elif cost < surrogate_above_s:
-        fitted, reason = _permutation(game, tolerance, total, remaining, cost, seed, progress)
+    elif (sampling_cost := _sampling_cost(game, cost, seed)) < surrogate_above_s:
+        remaining = time_budget_s - (time.perf_counter() - started)
+        fitted, reason = _permutation(
+            game, tolerance, total, remaining, sampling_cost, seed, progress
+        )
         name = "permutation"
     else:
         fitted, reason = _surrogate(
@@ -157,6 +181,14 @@ def value_to_tolerance(
     return _outcome(fitted, name, reason, tolerance, total, counter, started, cost)
 
 
+def _sampling_cost(game: Game, cost: float, seed: int) -> float:
+    """What one evaluation of permutation sampling costs: a prefix of an incremental game
+    (measured, O(1) in n), else the probe's coalition. A pooled metric at large n costs
+    ~1 ms per coalition (a weight row of n) but microseconds per prefix, so it samples."""
+    prefix_game = incremental_prefix_game(game)
+    return cost if prefix_game is None else _prefix_cost(prefix_game, seed)
+
+
 def _permutation(
     game: Game,
     tolerance: PayoutTolerance,
@@ -166,19 +198,46 @@ def _permutation(
     seed: int,
     progress: Progress | None,
 ) -> tuple[ShapleyEstimator, str]:
+    """Permutation sampling sized by ``cost``, the measured cost of one evaluation (a prefix of
+    an incremental game, else a coalition; see ``_sampling_cost``)."""
     n = game.n_players
-    affordable = int(min(max(remaining, 0.0) / cost, MAX_SAMPLING_EVALUATIONS))
+    prefix_game = incremental_prefix_game(game)
+    if prefix_game is not None:
+        affordable = int(max(remaining, 0.0) / cost)
+        path = f"incremental prefixes at {cost * 1e6:.3g} µs each"
+    else:
+        affordable = int(min(max(remaining, 0.0) / cost, MAX_SAMPLING_EVALUATIONS))
+        path = "prefix coalitions memoised"
     budget = max(affordable, 2 + 4 * (n - 1))
     target = tolerance.value_stderr(total)
-    fitted = PermutationShapley(budget=budget, seed=seed, max_stderr=target, progress=progress).fit(
-        game
-    )
+    fitted = PermutationShapley(
+        budget=budget,
+        seed=seed,
+        max_stderr=target,
+        min_samples=MIN_PERMUTATION_SAMPLES,
+        progress=progress,
+    ).fit(game)
+    counted = "prefixes valued" if prefix_game is not None else "distinct coalitions"
     return fitted, (
-        f"permutation sampling (antithetic) to a worst standard error of {target:.3g} "
-        f"(= ±{tolerance.percentage_points} pp at {tolerance.level:.0%}), capped at {budget:,} "
-        f"prefix evaluations; {fitted.n_permutations_:,} permutations, "
-        f"{fitted.n_evaluations_:,} distinct coalitions"
+        f"permutation sampling (antithetic, {path}) to a worst standard error of {target:.3g} "
+        f"(= ±{tolerance.percentage_points} pp at {tolerance.level:.0%}, after at least "
+        f"{MIN_PERMUTATION_SAMPLES} pairs), capped at {budget:,} prefix evaluations; "
+        f"{fitted.n_permutations_:,} permutations, {fitted.n_evaluations_:,} {counted}"
     )
+
+
+def _prefix_cost(game: PrefixGame, seed: int) -> float:
+    """Measured seconds per prefix of ``game.prefix_utilities``, marginals included, on about
+    ``PROBE_PREFIXES`` prefixes (one antithetic pair at least)."""
+    n = game.n_players
+    pairs = max(1, PROBE_PREFIXES // (2 * n))
+    rng = np.random.default_rng(seed)
+    orders = np.argsort(rng.random((pairs, n)), axis=1)
+    orders = np.concatenate([orders, orders[:, ::-1]])
+    start = time.perf_counter()
+    game.prefix_utilities(orders)
+    np.argsort(orders, axis=1)  # the positions every sample needs for its marginals
+    return max((time.perf_counter() - start) / (len(orders) * (n - 1)), 1e-9)
 
 
 def _surrogate(

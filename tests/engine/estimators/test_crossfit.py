@@ -97,6 +97,38 @@ def test_auto_depth_picks_a_candidate_and_reports_out_of_fold_fit() -> None:
     assert fitted.stderr_ is None
 
 
+@pytest.mark.parametrize("selection", ["cross_fit", "holdout"])
+def test_depth_search_costs_candidates_times_folds_or_candidates_plus_folds(
+    selection: str,
+) -> None:
+    game = make_paper_games(10, 1, seed=1)["interaction"]
+    fitted = CrossFitSurrogateShapley(
+        budget=300,
+        seed=0,
+        depth_candidates=(1, 3, 4),
+        selection=selection,  # type: ignore[arg-type]
+        iterations=60,
+        n_bootstrap=0,
+    ).fit(game)
+    assert fitted.selection_ == selection
+    assert fitted.n_model_fits_ == (3 * 5 if selection == "cross_fit" else 3 + 5)
+    assert sorted(fitted.depth_errors_) == [1, 3, 4]
+    # The interaction game has pairwise terms: a stump cannot hold them out of sample.
+    assert fitted.depth_ > 1
+    assert fitted.depth_errors_[fitted.depth_] < fitted.depth_errors_[1]
+    assert fitted.values_.sum() == pytest.approx(fitted.grand_value_ - fitted.baseline_)
+
+
+def test_auto_selection_holds_out_one_fold_on_large_tables() -> None:
+    small = CrossFitSurrogateShapley(budget=64, seed=0, iterations=20, n_bootstrap=0)
+    assert small.fit(make_paper_games(10, 1, seed=1)["linear"]).selection_ == "cross_fit"
+    # 600 players × ~510 coalitions is past SELECTION_CELLS: 3 short fits and 5 fold fits.
+    large = CrossFitSurrogateShapley(budget=512, seed=0, iterations=20, n_bootstrap=0)
+    fitted = large.fit(make_paper_games(599, 1, seed=1)["linear"])
+    assert fitted.selection_ == "holdout"
+    assert fitted.n_model_fits_ == 3 + 5
+
+
 @pytest.mark.parametrize(
     ("options", "error"),
     [
@@ -105,6 +137,7 @@ def test_auto_depth_picks_a_candidate_and_reports_out_of_fold_fit() -> None:
         ({"n_bootstrap": 1}, EngineInputError),
         ({"depth": 0}, EngineInputError),
         ({"weighting": "other"}, EngineInputError),
+        ({"selection": "other"}, EngineInputError),
     ],
 )
 def test_bad_parameters_raise_clear_errors(options: dict, error: type[Exception]) -> None:

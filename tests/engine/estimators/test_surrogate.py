@@ -203,3 +203,41 @@ def test_too_small_a_budget_is_refused(unanimity_game: UnanimityGame) -> None:
 def test_a_single_bootstrap_is_refused(unanimity_game: UnanimityGame) -> None:
     with pytest.raises(EngineInputError, match="n_bootstrap"):
         SurrogateShapley(budget=32, n_bootstrap=1).fit(unanimity_game)
+
+
+@pytest.mark.parametrize("selection", ["cross_validation", "holdout"])
+def test_depth_search_fit_counts(selection: str, interaction_game: Truth) -> None:
+    game, truth = interaction_game
+    estimate = SurrogateShapley(
+        budget=400,
+        seed=0,
+        depth_candidates=(1, 3, 4),
+        selection=selection,  # type: ignore[arg-type]
+        iterations=100,
+    ).fit(game)
+    assert estimate.selection_ == selection
+    # Cross-validation: 3 depths × 5 folds and the final fit; holdout: 3 short fits, the
+    # chosen depth refitted on the same split (for cv_r2_) and the final fit.
+    assert estimate.n_model_fits_ == (3 * 5 + 1 if selection == "cross_validation" else 3 + 2)
+    assert sorted(estimate.depth_scores_) == [1, 3, 4]
+    assert estimate.depth_ > 1  # pairwise interactions: a stump is worse out of sample
+    assert estimate.cv_r2_ is not None
+    assert estimate.cv_r2_ > estimate.depth_scores_[1]
+    held_out = np.isfinite(estimate.cv_predictions_)
+    if selection == "holdout":
+        assert 0 < held_out.sum() < len(estimate.masks_) - 2
+    assert relative_error(estimate.values_, truth) < 0.2
+
+
+def test_auto_selection_holds_out_one_fold_on_large_tables() -> None:
+    game = AdditiveGame(np.linspace(-1.0, 1.0, 600))
+    estimate = SurrogateShapley(budget=512, seed=0, iterations=20).fit(game)
+    assert estimate.selection_ == "holdout"
+    assert estimate.n_model_fits_ == 3 + 2
+    small = SurrogateShapley(budget=64, seed=0, iterations=20).fit(AdditiveGame([1.0, 2.0, 3.0]))
+    assert small.selection_ == "cross_validation"
+
+
+def test_an_unknown_selection_is_refused(unanimity_game: UnanimityGame) -> None:
+    with pytest.raises(EngineInputError, match="selection"):
+        SurrogateShapley(budget=32, selection="other").fit(unanimity_game)  # type: ignore[arg-type]

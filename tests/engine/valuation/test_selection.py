@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -10,15 +12,19 @@ from attribution.engine import (
     EngineInputError,
     ExactShapley,
     FunctionGame,
+    PermutationShapley,
     SurrogateShapley,
     make_paper_games,
 )
+from attribution.engine.games.proxy import ProxyGame
+from attribution.engine.metrics import BankStatistics, InceptionScore
 from attribution.engine.valuation import (
     PayoutTolerance,
     ToleranceShapley,
     efficiency_patch,
     value_to_tolerance,
 )
+from attribution.engine.valuation.selection import MIN_PERMUTATION_SAMPLES
 
 
 def test_a_cheap_small_game_is_valued_exactly() -> None:
@@ -113,3 +119,64 @@ def test_sampling_stops_at_once_on_a_game_with_all_equal_utilities(
     np.testing.assert_array_equal(result.values, np.zeros(30))
     assert result.shares is None
     assert result.seconds < 10.0
+
+
+def test_a_large_proxy_game_samples_incremental_prefixes_and_states_its_precision() -> None:
+    # 1,500 players: past the 1,024 at which 2.0**n overflows, and a pooled metric, so the
+    # permutations run on the game's incremental prefixes (no memo, no mask matrix).
+    n = 1500
+    rng = np.random.default_rng(0)
+    statistics = BankStatistics(
+        n_samples=np.full(n, 4),
+        probability_mean=rng.dirichlet(np.full(10, 0.5), size=n),
+        negative_entropy_mean=-rng.uniform(0.1, 1.5, size=n),
+    )
+    game = ProxyGame(statistics, rng.integers(1, 100, size=n), InceptionScore(), "floor")
+    result = value_to_tolerance(game, time_budget_s=30.0, seed=1)
+    assert result.estimator == "permutation"
+    assert "incremental prefixes" in result.reason
+    assert "1500 > 22 players" in result.reason
+    assert isinstance(result.fitted, PermutationShapley)
+    assert result.fitted.incremental_
+    assert result.fitted.n_permutations_ >= 2 * MIN_PERMUTATION_SAMPLES
+    assert np.isfinite(result.achieved_points)
+    assert result.met == (result.achieved_points <= 0.25)
+    assert result.values.sum() == pytest.approx(result.grand_value - result.baseline)
+
+
+class _SlowMasksFastPrefixes:
+    """A proxy game whose coalition calls are slow (a weight row of n, here a sleep) but whose
+    incremental prefixes are cheap: the case of a pooled metric at large n."""
+
+    def __init__(self, game: ProxyGame) -> None:
+        self.game = game
+        self.n_players = game.n_players
+        self.incremental_prefixes = True
+        self.mask_calls = 0
+
+    def __call__(self, masks: np.ndarray) -> np.ndarray:
+        self.mask_calls += 1
+        time.sleep(0.5)
+        return self.game(masks)
+
+    def prefix_utilities(self, orders: np.ndarray) -> np.ndarray:
+        return self.game.prefix_utilities(orders)
+
+
+def test_an_incremental_game_is_sampled_when_its_prefixes_are_cheap_whatever_its_coalitions() -> (
+    None
+):
+    rng = np.random.default_rng(3)
+    statistics = BankStatistics(
+        n_samples=np.full(30, 4),
+        probability_mean=rng.dirichlet(np.full(10, 0.5), size=30),
+        negative_entropy_mean=-rng.uniform(0.1, 1.5, size=30),
+    )
+    game = _SlowMasksFastPrefixes(
+        ProxyGame(statistics, rng.integers(1, 100, size=30), InceptionScore(), "floor")
+    )
+    result = value_to_tolerance(game, time_budget_s=20.0, surrogate_above_s=1e-3)
+    assert result.seconds_per_coalition > 1e-3  # the probe: 0.5 s over 256 coalitions
+    assert result.estimator == "permutation"
+    assert "incremental prefixes" in result.reason
+    assert game.mask_calls <= 3  # ∅ and N, the probe, the endpoints again: no coalition sampling
