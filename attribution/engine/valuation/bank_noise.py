@@ -77,6 +77,13 @@ class BankSamples:
         return np.array(lengths[0], dtype=np.int64)
 
     @property
+    def n_values(self) -> int:
+        """How many numbers the per-sample rows hold in all (a resample copies as many)."""
+        return sum(
+            int(np.asarray(entry).size) for entries in self._fields().values() for entry in entries
+        )
+
+    @property
     def n_contributors(self) -> int:
         """n."""
         return int(self.n_samples.shape[0])
@@ -95,8 +102,11 @@ class BankSamples:
         """Bank statistics of the samples, or of ``rows[i]`` of contributor i's samples."""
 
         def pick(entries: Sequence[ArrayLike]) -> list[NDArray[np.float64]]:
-            arrays = [np.asarray(entry, dtype=np.float64) for entry in entries]
-            return arrays if rows is None else [a[r] for a, r in zip(arrays, rows, strict=True)]
+            # Rows are picked before the cast, so only the picked rows are ever copied.
+            arrays = [np.asarray(entry) for entry in entries]
+            if rows is not None:
+                arrays = [a[r] for a, r in zip(arrays, rows, strict=True)]
+            return [np.asarray(a, dtype=np.float64) for a in arrays]
 
         return compute_bank_statistics(
             probabilities=None if self.probabilities is None else pick(self.probabilities),

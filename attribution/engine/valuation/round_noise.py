@@ -26,11 +26,13 @@ from attribution.engine.coalitions import sample_coalitions
 from attribution.engine.errors import EngineInputError
 from attribution.engine.estimators import ExactShapley, PermutationShapley, ShapleyEstimator
 from attribution.engine.estimators.permutation import permutation_cost
+from attribution.engine.games.base import incremental_prefix_game
 from attribution.engine.games.proxy import EmptyValue, Metric, ProxyGame
 from attribution.engine.metrics import BankStatistics
 from attribution.engine.progress import Progress
 from attribution.engine.valuation.bank_noise import BankNoise, BankSamples, bootstrap_bank_noise
 from attribution.engine.valuation.bank_size import BankSizePlan, plan_bank_size
+from attribution.engine.valuation.selection import sampling_cost
 from attribution.engine.valuation.tolerance import PayoutTolerance
 
 PROBE_COALITIONS = 128
@@ -41,6 +43,9 @@ MAX_REPLICATE_EVALUATIONS = 2_000_000
 REPLICATE_PAIRS = 256
 """Antithetic pairs per permutation replicate at most: every replicate draws the same orders, so
 their shared estimation error cancels from the spread and a modest number of orders suffices."""
+MAX_RESAMPLE_BYTES = 2 * 2**30
+"""A resample copies every per-sample row as float64; banks larger than this are not resampled
+(10,000 contributors × 64 samples × 1,008 Inception classes would copy 5 GB per replicate)."""
 DRIVERS = 5
 """How many of the contributors whose banks need the most samples the report names."""
 
@@ -134,16 +139,27 @@ def measure_round_noise(
     """
     options = options or NoiseOptions()
     started = time.perf_counter()
+    resample_bytes = 8 * samples.n_values
+    if resample_bytes > MAX_RESAMPLE_BYTES:
+        return _not_measured(
+            f"bank noise not measured: one resample of these banks would copy "
+            f"{resample_bytes / 2**30:.1f} GiB (more than {MAX_RESAMPLE_BYTES / 2**30:.0f} GiB); "
+            "the intervals hold estimation error only",
+            started,
+        )
     game = ProxyGame(samples.statistics(), data_sizes, metric, empty_value)
     n = game.n_players
     probe = sample_coalitions(n, PROBE_COALITIONS, strategy="kernel", seed=options.seed)
     probe_start = time.perf_counter()
     game(probe)
     cost = max((time.perf_counter() - probe_start) / len(probe), 1e-9)
+    # A prefix of an incremental game costs O(1) in n where a coalition costs O(n).
+    step = sampling_cost(game, cost, options.seed)
+    capped = incremental_prefix_game(game) is None
     per_replicate = (options.time_budget_s - (time.perf_counter() - started)) / options.replicates
-    choice = _replicate_estimator(n, cost, per_replicate, options)
+    choice = _replicate_estimator(n, cost, step, capped, per_replicate, options)
     if choice is None:
-        return _skipped(n, cost, options, started)
+        return _skipped(n, step, options, started)
     name, make = choice
 
     def valuer(statistics: BankStatistics) -> tuple[NDArray[np.float64], float]:
@@ -155,15 +171,24 @@ def measure_round_noise(
 
 
 def _replicate_estimator(
-    n: int, cost: float, per_replicate_s: float, options: NoiseOptions
+    n: int,
+    cost: float,
+    step: float,
+    capped: bool,
+    per_replicate_s: float,
+    options: NoiseOptions,
 ) -> tuple[str, Callable[[], ShapleyEstimator]] | None:
-    """The cheapest replicate estimator that fits ``per_replicate_s``, or None."""
-    if n <= options.max_exact_players and 2.0**n * cost <= per_replicate_s:
+    """The cheapest replicate estimator that fits ``per_replicate_s``, or None.
+
+    ``cost`` is a coalition's measured cost, ``step`` a permutation step's (a prefix of an
+    incremental game, else a coalition); ``capped``: the permutation path memoises coalitions.
+    """
+    if n <= options.max_exact_players and 2.0 ** min(n, 1023) * cost <= per_replicate_s:
         return "exact", lambda: ExactShapley(max_players=options.max_exact_players)
     minimum = 2 + 4 * permutation_cost(n)  # two antithetic pairs
     wanted = 2 + 2 * REPLICATE_PAIRS * permutation_cost(n)
-    affordable = max(per_replicate_s, 0.0) / cost
-    budget = int(min(affordable, wanted, MAX_REPLICATE_EVALUATIONS))
+    affordable = max(per_replicate_s, 0.0) / step
+    budget = int(min(affordable, wanted, MAX_REPLICATE_EVALUATIONS if capped else wanted))
     if budget < minimum:
         return None
     seed = options.seed
@@ -172,6 +197,15 @@ def _replicate_estimator(
 
 def _skipped(n: int, cost: float, options: NoiseOptions, started: float) -> RoundNoise:
     minimum = 2 + 4 * permutation_cost(n)
+    return _not_measured(
+        f"bank noise not measured: {options.replicates} replicates of even {minimum:,} "
+        f"evaluations at {cost * 1e6:.1f} µs each would not fit the {options.time_budget_s:g} "
+        "s budget; the intervals hold estimation error only",
+        started,
+    )
+
+
+def _not_measured(reason: str, started: float) -> RoundNoise:
     return RoundNoise(
         noise=None,
         plan=None,
@@ -180,11 +214,7 @@ def _skipped(n: int, cost: float, options: NoiseOptions, started: float) -> Roun
         bank_points=None,
         drivers=(),
         replicate_estimator="",
-        reason=(
-            f"bank noise not measured: {options.replicates} replicates of even {minimum:,} "
-            f"coalitions at {cost * 1e6:.1f} µs each would not fit the {options.time_budget_s:g} "
-            "s budget; the intervals hold estimation error only"
-        ),
+        reason=reason,
         seconds=time.perf_counter() - started,
     )
 

@@ -161,11 +161,9 @@ def value_to_tolerance(
             f"exact: 2^{n} coalitions × {cost * 1e6:.2f} µs measured = {exact_seconds:.1f} s fits "
             f"the {remaining:.1f} s left of the time budget"
         )
-    elif (sampling_cost := _sampling_cost(game, cost, seed)) < surrogate_above_s:
+    elif (step_cost := sampling_cost(game, cost, seed)) < surrogate_above_s:
         remaining = time_budget_s - (time.perf_counter() - started)
-        fitted, reason = _permutation(
-            game, tolerance, total, remaining, sampling_cost, seed, progress
-        )
+        fitted, reason = _permutation(game, tolerance, total, remaining, step_cost, seed, progress)
         name = "permutation"
     else:
         fitted, reason = _surrogate(
@@ -181,7 +179,7 @@ def value_to_tolerance(
     return _outcome(fitted, name, reason, tolerance, total, counter, started, cost)
 
 
-def _sampling_cost(game: Game, cost: float, seed: int) -> float:
+def sampling_cost(game: Game, cost: float, seed: int) -> float:
     """What one evaluation of permutation sampling costs: a prefix of an incremental game
     (measured, O(1) in n), else the probe's coalition. A pooled metric at large n costs
     ~1 ms per coalition (a weight row of n) but microseconds per prefix, so it samples."""
@@ -199,7 +197,7 @@ def _permutation(
     progress: Progress | None,
 ) -> tuple[ShapleyEstimator, str]:
     """Permutation sampling sized by ``cost``, the measured cost of one evaluation (a prefix of
-    an incremental game, else a coalition; see ``_sampling_cost``)."""
+    an incremental game, else a coalition; see ``sampling_cost``)."""
     n = game.n_players
     prefix_game = incremental_prefix_game(game)
     if prefix_game is not None:

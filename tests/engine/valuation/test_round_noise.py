@@ -139,3 +139,29 @@ def test_a_budget_too_small_for_any_replicate_is_reported_not_run() -> None:
 def test_bad_options_are_refused(fields: dict[str, object], message: str) -> None:
     with pytest.raises(EngineInputError, match=message):
         NoiseOptions(**fields)  # type: ignore[arg-type]
+
+
+def test_banks_too_large_to_resample_are_reported_not_copied(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from attribution.engine.valuation import round_noise
+
+    monkeypatch.setattr(round_noise, "MAX_RESAMPLE_BYTES", 8 * 6 * 16 - 1)  # one number short
+
+    noise = measure_round_noise(banks(16, 0), SIZES, METRIC, 0.0, None, NoiseOptions(seed=1))
+
+    assert noise.noise is None
+    assert "would copy" in noise.reason
+
+
+def test_incremental_games_size_permutation_replicates_by_the_prefix_cost() -> None:
+    many = BankSamples(
+        scores={"quality": [np.random.default_rng(i).normal(1.0, 1.0, 8) for i in range(400)]}
+    )
+
+    noise = measure_round_noise(
+        many, [1] * 400, METRIC, 0.0, None, NoiseOptions(replicates=3, time_budget_s=20, seed=1)
+    )
+
+    assert noise.replicate_estimator == "permutation"
+    assert noise.noise is not None
