@@ -325,6 +325,32 @@ def interval(scores: list[float]) -> dict[str, float]:
     return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half}
 
 
+BOOTSTRAP = 2000
+
+
+def bootstrap_interval(
+    pairs: list[tuple[np.ndarray, np.ndarray]], seed: int = 0
+) -> dict[str, float]:
+    """95% percentile interval of the mean Spearman ρ over sets, resampling each set's coalitions.
+
+    ``pairs`` holds (prediction, truth) per set. With two sets the t-interval over sets has one
+    degree of freedom (t = 12.7); this interval reads the coalitions' own sampling noise instead.
+    """
+    rng = np.random.default_rng(seed)
+    means = []
+    for _ in range(BOOTSTRAP):
+        scores = []
+        for predicted, truth in pairs:
+            rows = rng.integers(len(truth), size=len(truth))
+            if np.ptp(predicted[rows]) == 0 or np.ptp(truth[rows]) == 0:
+                continue
+            scores.append(float(spearmanr(predicted[rows], truth[rows]).statistic))
+        if scores:
+            means.append(float(np.mean(scores)))
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"boot_low": float(low), "boot_high": float(high)}
+
+
 def score_method(phi: np.ndarray, sets: tuple[HeldoutSet, ...]) -> dict[str, Any]:
     """The method's LDS over the sets (``lds_over_sets``), or per set when there is one."""
     try:
@@ -335,6 +361,7 @@ def score_method(phi: np.ndarray, sets: tuple[HeldoutSet, ...]) -> dict[str, Any
                 "ci_low": lds.ci_low,
                 "ci_high": lds.ci_high,
                 "scores": lds.scores.tolist(),
+                **bootstrap_interval([(s.masks @ phi, s.utilities) for s in sets]),
             }
         score = float(spearmanr(sets[0].masks @ phi, sets[0].utilities).statistic)
         return {**interval([score]), "scores": [score]}
@@ -358,10 +385,8 @@ def report_phase(settings: Settings) -> None:
         if name in values:
             phi = np.asarray(values[name], dtype=np.float64)
             results[name] = {"label": label, "values": phi.tolist(), "lds": score_method(phi, sets)}
-    oracle = [
-        float(spearmanr(data_mix_entropy(s.masks, context.class_counts), s.utilities).statistic)
-        for s in sets
-    ]
+    mixes = [(data_mix_entropy(s.masks, context.class_counts), s.utilities) for s in sets]
+    oracle = [float(spearmanr(mix, truth).statistic) for mix, truth in mixes]
     shipped, _ = shipped_proxy(context)
     retrained = retrained_proxy(context)
     proxy_vs_truth = [float(spearmanr(shipped(s.masks), s.utilities).statistic) for s in sets]
@@ -382,8 +407,19 @@ def report_phase(settings: Settings) -> None:
         "grand_value_shipped_proxy": float(shipped(np.ones((1, shipped.n_players), dtype=bool))[0]),
         "methods": results,
         "noise_ceiling": truth.get("ceiling"),
-        "oracle_data_mix": {**interval(oracle), "scores": oracle},
-        "shipped_proxy_utility_vs_truth": {**interval(proxy_vs_truth), "scores": proxy_vs_truth},
+        "noise_ceiling_bootstrap": (
+            bootstrap_interval(
+                [(np.asarray(truth["ceiling_utilities"]), np.asarray(sets[0].utilities))]
+            )
+            if "ceiling_utilities" in truth
+            else None
+        ),
+        "oracle_data_mix": {**interval(oracle), "scores": oracle, **bootstrap_interval(mixes)},
+        "shipped_proxy_utility_vs_truth": {
+            **interval(proxy_vs_truth),
+            "scores": proxy_vs_truth,
+            **bootstrap_interval([(shipped(s.masks), s.utilities) for s in sets]),
+        },
         "cost": {
             "retrain_seconds_per_coalition": (
                 float(np.mean([r["seconds"] for r in records])) if records else None
@@ -412,10 +448,10 @@ def cell(entry: dict[str, Any]) -> str:
         return "undefined"
     if math.isnan(entry["ci_low"]):
         return f"{100 * entry['mean']:.1f} (one set)"
-    return (
-        f"{100 * entry['mean']:.1f} ± {100 * (entry['ci_high'] - entry['mean']):.1f} "
-        f"[{100 * entry['ci_low']:.1f}, {100 * entry['ci_high']:.1f}]"
-    )
+    text = f"{100 * entry['mean']:.1f} ± {100 * (entry['ci_high'] - entry['mean']):.1f}"
+    if "boot_low" in entry:
+        text += f" [{100 * entry['boot_low']:.1f}, {100 * entry['boot_high']:.1f}]"
+    return text
 
 
 def markdown(output: dict[str, Any], settings: Settings) -> str:
@@ -439,9 +475,10 @@ def markdown(output: dict[str, Any], settings: Settings) -> str:
         "the CLIP text tower stay the shipped ones (trained on all 100 shops), as when a "
         f"pretrained model is fine-tuned. Held-out sets: {n_sets} × {output['heldout_sizes'][0]} "
         f"coalitions of {int(ALPHA * settings.n_shops)} shops (α = {ALPHA}). LDS = Spearman ρ × "
-        "100, mean ± 95% t-interval half-width over the sets [interval]. The noise ceiling is "
-        "the Spearman ρ between the ground truth and its rerun with other training and sampling "
-        "seeds on the first set.",
+        "100, mean ± 95% t-interval half-width over the sets (with two sets it has one degree "
+        f"of freedom), then [95% bootstrap interval, {BOOTSTRAP} resamples of each set's "
+        "coalitions]. The noise ceiling is the Spearman ρ between the ground truth and its rerun "
+        "with other training and sampling seeds on the first set [bootstrap interval].",
         "",
         f"| method | LDS α={ALPHA} | per set |",
         "|---|---|---|",
@@ -456,7 +493,11 @@ def markdown(output: dict[str, Any], settings: Settings) -> str:
     if output.get("noise_ceiling"):
         value = output["noise_ceiling"][str(ALPHA)]
         label = "ground truth rerun with other seeds (noise ceiling)"
-        lines.append(f"| *{label}* | {100 * value:.1f} | first set |")
+        boot = output.get("noise_ceiling_bootstrap") or {}
+        text = f"{100 * value:.1f}"
+        if boot:
+            text += f" [{100 * boot['boot_low']:.1f}, {100 * boot['boot_high']:.1f}]"
+        lines.append(f"| *{label}* | {text} | first set |")
     for key, label in (
         (
             "oracle_data_mix",
