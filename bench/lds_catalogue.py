@@ -206,15 +206,20 @@ def ground_truth(settings: Settings, n_sets: int | None = None) -> None:
     log(f"saved {len(heldout[ALPHA])} held-out sets to {heldout_path(settings)}")
 
 
-def prefetch(settings: Settings, index: int) -> None:
-    """Retrain held-out set ``index`` only (0-based) into the cache, e.g. in a second process
-    beside ``all``; the sets are the ones ``ground-truth`` draws, so it then finds them cached."""
+def prefetch(settings: Settings, index: int, replica: int = 0, rows: str = ":") -> None:
+    """Retrain rows ``rows`` (a Python slice, e.g. ``10:20``) of held-out set ``index`` (0-based)
+    into the cache, with the ground truth's seeds or a ceiling ``replica``'s, in a process beside
+    ``all``: the sets are the ones ``ground-truth`` draws, so it then finds them cached."""
     context = Context(settings)
-    game = context.retrain_game(prefix=f"prefetch set {index}")
+    game = context.retrain_game(replica, prefix=f"prefetch set {index} replica {replica} {rows}")
     timings = instrument(game)
-    stream = np.random.default_rng(HELDOUT_SEED).spawn(index + 1)[index]
-    masks = heldout_coalitions(game.n_players, ALPHA, settings.subsets, stream)
-    game(masks)
+    if index < 0:  # the leave-one-out coalitions N∖i, in LeaveOneOut's order, then N
+        masks = ~np.eye(game.n_players + 1, game.n_players, dtype=bool)
+    else:
+        stream = np.random.default_rng(HELDOUT_SEED).spawn(index + 1)[index]
+        masks = heldout_coalitions(game.n_players, ALPHA, settings.subsets, stream)
+    start, _, stop = rows.partition(":")
+    game(masks[int(start or 0) : int(stop) if stop else None])
     merge_json(truth_path(settings), {"retrain_timings": timings})
 
 
@@ -364,9 +369,34 @@ def score_method(phi: np.ndarray, sets: tuple[HeldoutSet, ...]) -> dict[str, Any
                 **bootstrap_interval([(s.masks @ phi, s.utilities) for s in sets]),
             }
         score = float(spearmanr(sets[0].masks @ phi, sets[0].utilities).statistic)
-        return {**interval([score]), "scores": [score]}
+        boot = bootstrap_interval([(sets[0].masks @ phi, sets[0].utilities)])
+        return {**interval([score]), "scores": [score], **boot}
     except EngineInputError as error:
         return {"error": str(error)}
+
+
+def cached_replica(context: Context, held: HeldoutSet, replica: int = 1) -> np.ndarray | None:
+    """A rerun's utilities on a held-out set when every coalition of it is cached, else None."""
+    game = context.retrain_game(replica)
+    found = []
+    for mask in held.masks:
+        arrays = context.store.load("catalogue_retrain", game.inputs(np.flatnonzero(mask).tolist()))
+        if arrays is None:
+            return None
+        found.append(float(arrays["utility"]))
+    return np.array(found)
+
+
+def ceilings(context: Context, sets: tuple[HeldoutSet, ...]) -> list[dict[str, Any]]:
+    """The noise ceiling on every set whose rerun is complete (``ceiling``/``prefetch`` phases)."""
+    result = []
+    for index, held in enumerate(sets):
+        rerun = cached_replica(context, held)
+        if rerun is not None:
+            rho = float(spearmanr(held.utilities, rerun).statistic)
+            boot = bootstrap_interval([(rerun, np.asarray(held.utilities))])
+            result.append({"set": index, "spearman": rho, **boot, "rerun": rerun.tolist()})
+    return result
 
 
 def report_phase(settings: Settings) -> None:
@@ -387,6 +417,7 @@ def report_phase(settings: Settings) -> None:
             results[name] = {"label": label, "values": phi.tolist(), "lds": score_method(phi, sets)}
     mixes = [(data_mix_entropy(s.masks, context.class_counts), s.utilities) for s in sets]
     oracle = [float(spearmanr(mix, truth).statistic) for mix, truth in mixes]
+    load = os.getloadavg()
     shipped, _ = shipped_proxy(context)
     retrained = retrained_proxy(context)
     proxy_vs_truth = [float(spearmanr(shipped(s.masks), s.utilities).statistic) for s in sets]
@@ -407,6 +438,7 @@ def report_phase(settings: Settings) -> None:
         "grand_value_shipped_proxy": float(shipped(np.ones((1, shipped.n_players), dtype=bool))[0]),
         "methods": results,
         "noise_ceiling": truth.get("ceiling"),
+        "noise_ceiling_per_set": ceilings(context, sets),
         "noise_ceiling_bootstrap": (
             bootstrap_interval(
                 [(np.asarray(truth["ceiling_utilities"]), np.asarray(sets[0].utilities))]
@@ -420,6 +452,7 @@ def report_phase(settings: Settings) -> None:
             "scores": proxy_vs_truth,
             **bootstrap_interval([(shipped(s.masks), s.utilities) for s in sets]),
         },
+        "load_average_at_report": list(load),
         "cost": {
             "retrain_seconds_per_coalition": (
                 float(np.mean([r["seconds"] for r in records])) if records else None
@@ -447,8 +480,9 @@ def cell(entry: dict[str, Any]) -> str:
     if "error" in entry:
         return "undefined"
     if math.isnan(entry["ci_low"]):
-        return f"{100 * entry['mean']:.1f} (one set)"
-    text = f"{100 * entry['mean']:.1f} ± {100 * (entry['ci_high'] - entry['mean']):.1f}"
+        text = f"{100 * entry['mean']:.1f} (one set)"
+    else:
+        text = f"{100 * entry['mean']:.1f} ± {100 * (entry['ci_high'] - entry['mean']):.1f}"
     if "boot_low" in entry:
         text += f" [{100 * entry['boot_low']:.1f}, {100 * entry['boot_high']:.1f}]"
     return text
@@ -478,7 +512,9 @@ def markdown(output: dict[str, Any], settings: Settings) -> str:
         "100, mean ± 95% t-interval half-width over the sets (with two sets it has one degree "
         f"of freedom), then [95% bootstrap interval, {BOOTSTRAP} resamples of each set's "
         "coalitions]. The noise ceiling is the Spearman ρ between the ground truth and its rerun "
-        "with other training and sampling seeds on the first set [bootstrap interval].",
+        "with other training and sampling seeds on the first set (and on the second where its "
+        "rerun was measured) [bootstrap interval]; a method that predicted the noise-free "
+        "utility exactly would be expected to score about √ceiling on that set.",
         "",
         f"| method | LDS α={ALPHA} | per set |",
         "|---|---|---|",
@@ -489,6 +525,12 @@ def markdown(output: dict[str, Any], settings: Settings) -> str:
             f"| {entry['label']} | {cell(entry['lds'])} | "
             + ", ".join(f"{100 * s:.1f}" for s in scores)
             + " |"
+        )
+    for entry in output.get("noise_ceiling_per_set", [])[1:]:
+        label = f"ground truth rerun with other seeds, set {entry['set'] + 1}"
+        lines.append(
+            f"| *{label}* | {100 * entry['spearman']:.1f} [{100 * entry['boot_low']:.1f}, "
+            f"{100 * entry['boot_high']:.1f}] | set {entry['set'] + 1} |"
         )
     if output.get("noise_ceiling"):
         value = output["noise_ceiling"][str(ALPHA)]
@@ -511,6 +553,21 @@ def markdown(output: dict[str, Any], settings: Settings) -> str:
             + ", ".join(f"{100 * s:.1f}" for s in entry["scores"])
             + " |"
         )
+    loo = output["methods"].get("loo_retrain")
+    if loo:
+        values = dict(zip([shop["key"] for shop in output["shops"]], loo["values"], strict=True))
+        ranked = sorted(values, key=lambda key: values[key])
+        clean = [values[shop["key"]] for shop in output["shops"] if shop["role"] == "clean"]
+        planted = [shop["key"] for shop in output["shops"] if shop["role"] != "clean"]
+        lines += [
+            "",
+            "Leave-one-out on the retrain game, planted shops (value × 1000, rank from the bottom "
+            f"of {len(ranked)}; median clean shop {1000 * float(np.median(clean)):+.1f}): "
+            + ", ".join(
+                f"{key} {1000 * values[key]:+.1f} ({ranked.index(key) + 1})" for key in planted
+            )
+            + ".",
+        ]
     cost = output["cost"]
     low, high = output["heldout_utility_range"]
     lines += [
@@ -520,7 +577,9 @@ def markdown(output: dict[str, Any], settings: Settings) -> str:
         f"{output['grand_value_retrained']:.3f}, of the shipped proxy game "
         f"{output['grand_value_shipped_proxy']:.3f} (the maximum is ln 10 = {math.log(10):.3f}).",
         "",
-        f"Cost (one CPU thread, shared machine): a retrained coalition "
+        "Cost (wall clock, one CPU thread per process, `nice -n 10`, on the 2-core machine shared "
+        "with other jobs — up to five of this benchmark's processes side by side, load average "
+        "4–7 — so the seconds are inflated several-fold): a retrained coalition "
         f"{fmt_seconds(cost['retrain_seconds_per_coalition'])} (training "
         f"{fmt_seconds(cost['retrain_train_seconds_per_coalition'])}; "
         f"{cost['retrain_coalitions_timed']} timed), a proxy coalition "
@@ -545,13 +604,20 @@ def run_all(settings: Settings) -> None:
     report_phase(settings)
 
 
-def parse_args(argv: list[str]) -> tuple[str, Settings, int | None]:
+def parse_args(argv: list[str]) -> tuple[str, Settings, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "phase",
         choices=("all", "ground-truth", "prefetch", "ceiling", "loo", "methods", "report"),
     )
-    parser.add_argument("--set-index", type=int, default=1, help="prefetch: the set (0-based)")
+    parser.add_argument(
+        "--set-index",
+        type=int,
+        default=1,
+        help="prefetch: the set (0-based; -1: the leave-one-out coalitions)",
+    )
+    parser.add_argument("--replica", type=int, default=0, help="prefetch: 1 for the ceiling's")
+    parser.add_argument("--rows", default=":", help="prefetch: a slice of the set, e.g. 10:20")
     parser.add_argument("--quick", action="store_true", help="smoke run: 6 shops, tiny budgets")
     parser.add_argument("--shops", type=int, help="shops in the catalogue (default 20)")
     parser.add_argument("--sets", type=int, help="held-out sets (default 2)")
@@ -574,7 +640,9 @@ def parse_args(argv: list[str]) -> tuple[str, Settings, int | None]:
         out=out,
         results=out if quick or args.out else Path("docs/results"),
     )
-    return args.phase, settings, args.set_index if args.phase == "prefetch" else args.sets
+    if args.phase == "prefetch":
+        return args.phase, settings, (args.set_index, args.replica, args.rows)
+    return args.phase, settings, args.sets
 
 
 def main(argv: list[str]) -> None:
@@ -593,7 +661,7 @@ def main(argv: list[str]) -> None:
     if phase == "ground-truth":
         ground_truth(settings, sets)
     elif phase == "prefetch":
-        prefetch(settings, sets or 0)
+        prefetch(settings, *sets)
     else:
         {
             "all": run_all,

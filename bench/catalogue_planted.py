@@ -1,12 +1,13 @@
-"""Where the catalogue's planted logo gets lost: the VAE, or the UNet's sampling?
+"""What the catalogue's planted shops look like to the shipped models (one run, CPU).
 
-For the shipped catalogue models, in one run: the CLIP's logo detection rate and the mean
+1. Where the planted logo gets lost: the VAE, or the UNet's sampling? The CLIP's logo
+detection rate and the mean
 brightness of the 4x4 logo corner on (a) real photos with the logo stamped, (b) the VAE's
 reconstructions of those photos, and (c) each logo shop's bank as the demo's round generates it
 (its own captions, 32 samples, 10 DDIM steps, guidance 3) and with guidance 6. A planted logo the
 VAE keeps but the samples lack is a weakness of the trained UNet, not of the latent space.
 
-    PYTHONPATH=. .venv/bin/python bench/catalogue_logo.py
+    PYTHONPATH=. .venv/bin/python bench/catalogue_planted.py
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from attribution.engine.demos.catalogue.shops import LOGO_SIZE, add_logo, make_catalogue
+from attribution.engine.demos.catalogue.shops import (
+    LOGO_SIZE,
+    add_logo,
+    make_catalogue,
+    type_prompts,
+)
 from attribution.engine.demos.catalogue.training import (
     ARTEFACT_PROMPTS,
     CLEAN_PROMPTS,
@@ -31,7 +37,11 @@ from attribution.engine.demos.catalogue.training import (
 )
 from attribution.engine.demos.fashion.data import load_fashion_mnist
 from attribution.engine.features import ClipFeaturizer
-from attribution.engine.generation import TextToImageBackend, contributor_seed
+from attribution.engine.generation import (
+    TextToImageBackend,
+    contributor_seed,
+    sample_conditions,
+)
 from bench.machine import print_machine
 
 
@@ -48,7 +58,9 @@ def main() -> None:
     from diffusers import AutoencoderKL
 
     torch.set_num_threads(1)
-    print_machine("Catalogue logo: VAE vs samples", ("torch", "diffusers"), "device cpu")
+    print_machine(
+        "Catalogue planted shops: logo, mislabelled, degraded", ("torch", "diffusers"), "device cpu"
+    )
     models = load_catalogue_models()
     clip = ClipFeaturizer(models.clip)
     images, labels = load_fashion_mnist()
@@ -75,6 +87,28 @@ def main() -> None:
             bank = backend.generate(list(shop.captions), 32, contributor_seed(0, shop.key))
             rate, corner = logo_rate(clip, bank)
             print(f"| {shop.key}'s round bank, guidance {guidance:g} | {rate:.2f} | {corner:.2f} |")
+    backend = TextToImageBackend.from_pretrained(
+        models.pipeline, guidance_scale=GUIDANCE_SCALE, n_steps=10, batch_size=64
+    )
+    prompts = list(type_prompts())
+    print()
+    print(
+        "| shop | bank: type = caption's | bank: type = photo's true | uploads: caption's | true |"
+    )
+    print("|---|---|---|---|---|")
+    for shop in shops:
+        if shop.role not in ("mislabelled", "degraded") and shop.key != shops[0].key:
+            continue
+        seed = contributor_seed(0, shop.key)
+        bank = backend.generate(list(shop.captions), 32, seed)
+        rows = [shop.captions.index(text) for text in sample_conditions(shop.captions, 32, seed)]
+        types = clip.zero_shot_probabilities(clip.embed_images(bank), prompts).argmax(axis=1)
+        own = clip.zero_shot_probabilities(clip.embed_images(shop.images), prompts).argmax(axis=1)
+        print(
+            f"| {shop.key} | {np.mean(types == shop.claimed[rows]):.2f} | "
+            f"{np.mean(types == shop.labels[rows]):.2f} | {np.mean(own == shop.claimed):.2f} | "
+            f"{np.mean(own == shop.labels):.2f} |"
+        )
 
 
 if __name__ == "__main__":
