@@ -9,9 +9,8 @@ import pytest
 import torch
 from django.core.management import call_command
 
-from attribution.engine.demos.catalogue.shops import make_catalogue
+from attribution.engine.demos.catalogue.shops import make_catalogue, select_shops
 from attribution.engine.demos.fashion.data import DEFAULT_DIRECTORY, load_fashion_mnist
-from attribution.management.commands.seed_catalogue import select_shops
 from attribution.models import ContributorValue, ValuationRound
 from marketplace.models import Contributor, DataRecord, ModelVersion, Payout
 
@@ -39,8 +38,6 @@ def test_seed_catalogue_runs_both_rounds_and_prints_every_check(
     settings.MEDIA_ROOT = tmp_path / "media"  # type: ignore[attr-defined]
     settings.ENGINE_CACHE_DIR = tmp_path / "cache"  # type: ignore[attr-defined]
     options = [
-        "--weights",
-        "/tmp/cat_w1",
         "--shops",
         "12",
         "--samples",
@@ -55,6 +52,8 @@ def test_seed_catalogue_runs_both_rounds_and_prints_every_check(
     assert version.kind == ModelVersion.Kind.TEXT_TO_IMAGE
     assert version.checksums  # registered through the registration path
     assert Contributor.objects.count() == 12
+    for contributor in Contributor.objects.all():  # "Shop 07 (...)" for shop07-...
+        assert contributor.name.startswith(f"Shop {contributor.key[4:6]} ("), contributor.name
     assert DataRecord.objects.exclude(caption="").count() == DataRecord.objects.count() > 0
     for metric in ("clip_diversity", "artefact_free"):
         round = ValuationRound.objects.get(metric=metric)
@@ -67,6 +66,11 @@ def test_seed_catalogue_runs_both_rounds_and_prints_every_check(
     printed = capsys.readouterr().out
     lines = [line for line in printed.splitlines() if line[:4] in ("PASS", "FAIL")]
     assert len(lines) == 4
+    not_visible = [line for line in printed.splitlines() if line.startswith("N/A")]
+    assert [line.split(":")[1].strip() for line in not_visible] == [
+        "the mislabelled shops",
+        "the degraded shops",
+    ]
     assert "planted expectations hold" in printed
 
     records = DataRecord.objects.count()

@@ -3,6 +3,14 @@
 * artefact round: the logo shops are the most negative values (they bring the logo in);
 * both rounds: the duplicate shop's value is close to its original's (same data, same prompts);
 * diversity round: shops whose catalogues span more product types earn more (Spearman > 0).
+
+The mislabelled and degraded shops have no expectation these rounds can test: a round samples the
+model from each shop's *captions*, never its photos, so a degraded shop's damaged photos never
+reach its samples, and a mislabelled shop's samples show the types its captions name (the model
+learnt the words from the other shops' correct captions) — they agree with its captions, so a
+prompt-fidelity round would not see the wrong labels either. ``not_visible`` reports their values
+as ``N/A`` lines with the numbers, never as a PASS; only retraining without them (the LDS
+benchmark's leave-one-out, ``bench/lds_catalogue.py``) measures their effect on the model.
 """
 
 from __future__ import annotations
@@ -21,8 +29,13 @@ class PlantedCheck:
     """One expectation, whether it held, and the numbers behind it."""
 
     name: str
-    passed: bool
+    passed: bool | None
     detail: str
+
+    @property
+    def verdict(self) -> str:
+        """``PASS``, ``FAIL``, or ``N/A`` for a planted role the round cannot see."""
+        return "N/A" if self.passed is None else ("PASS" if self.passed else "FAIL")
 
 
 def logo_shops_lowest(shops: Sequence[CatalogueShop], values: Mapping[str, float]) -> PlantedCheck:
@@ -75,8 +88,35 @@ def diversity_follows_breadth(
     )
 
 
-def format_checks(checks: Sequence[PlantedCheck]) -> str:
-    """One ``PASS``/``FAIL`` line per check."""
-    return "\n".join(
-        f"{'PASS' if check.passed else 'FAIL'}  {check.name}: {check.detail}" for check in checks
+NOT_VISIBLE_REASONS = {
+    "degraded": "not visible to this round: its samples come from the shop's captions, which "
+    "read as fine, so the damaged photos never reach them",
+    "mislabelled": "not visible to this round: its samples show the types its wrong captions "
+    "name (the model learnt those words from the other shops), so they agree with its captions",
+}
+
+
+def not_visible(
+    shops: Sequence[CatalogueShop], values: Mapping[str, float], role: str, metric: str
+) -> PlantedCheck:
+    """An ``N/A`` line for a planted role the round cannot see, with its shops' values and ranks.
+
+    Ranks count from the bottom (1 = lowest value); the median clean shop is given beside them.
+    """
+    keys = [shop.key for shop in shops if shop.role == role]
+    ranked = sorted(values, key=lambda key: values[key])
+    clean = [values[shop.key] for shop in shops if shop.role == "clean"]
+    where = ", ".join(
+        f"{key} {values[key]:+.4f} (rank {ranked.index(key) + 1} of {len(ranked)} from the bottom)"
+        for key in keys
     )
+    return PlantedCheck(
+        f"{metric}: the {role} shops",
+        None,
+        f"{NOT_VISIBLE_REASONS[role]}; {where}; median clean shop {float(np.median(clean)):+.4f}",
+    )
+
+
+def format_checks(checks: Sequence[PlantedCheck]) -> str:
+    """One ``PASS``/``FAIL``/``N/A`` line per check."""
+    return "\n".join(f"{check.verdict:<4}  {check.name}: {check.detail}" for check in checks)

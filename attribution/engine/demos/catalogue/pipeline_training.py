@@ -125,6 +125,14 @@ def _encode(vae: Any, pixels: Any) -> Any:
         )
 
 
+def encode_latents(vae: Any, images: NDArray[np.float32]) -> Any:
+    """Scaled latents (the UNet's training data) of photos in [0, 1]."""
+    import torch
+
+    pixels = torch.from_numpy(np.ascontiguousarray(images) * 2.0 - 1.0)
+    return _encode(vae, pixels) * vae.config.scaling_factor
+
+
 def text_encoder_from_clip(clip: Any) -> Any:
     """The CLIP model's text tower as a standalone ``CLIPTextModel`` (same weights), frozen."""
     encoder = copy.deepcopy(clip.text_model)  # transformers 5: already a CLIPTextModel
@@ -214,12 +222,11 @@ def train_pipeline(
     progress: Progress | None = None,
 ) -> Any:
     """Train the VAE and UNet on (photo, caption) pairs; return the ``StableDiffusionPipeline``."""
-    import torch
     from diffusers import StableDiffusionPipeline
 
     recipe = recipe or PipelineRecipe()
     vae = train_vae(images, recipe, progress)
-    latents = _encode(vae, torch.from_numpy(images * 2.0 - 1.0)) * vae.config.scaling_factor
+    latents = encode_latents(vae, images)
     text_encoder = text_encoder_from_clip(clip)
     distinct = sorted(set(captions))
     lookup = {text: i for i, text in enumerate(distinct)}

@@ -230,6 +230,21 @@ def make_catalogue(
     return [shop for shop in shops if shop is not None]
 
 
+def select_shops(shops: list[CatalogueShop], count: int) -> list[CatalogueShop]:
+    """Every planted shop (and a duplicate's original), then clean shops in order, up to ``count``.
+
+    The demo's fast version (``seed_catalogue --shops N``) and the LDS benchmark's small catalogue
+    both use it, so each holds every planted role.
+    """
+    keep = {shop.key for shop in shops if shop.role != "clean"}
+    keep |= {shop.duplicate_of for shop in shops if shop.duplicate_of}
+    for shop in shops:
+        if len(keep) >= count:
+            break
+        keep.add(shop.key)
+    return [shop for shop in shops if shop.key in keep]
+
+
 def catalogue_words() -> tuple[str, ...]:
     """Every word a caption or an evaluation prompt can use (the tokenizer's vocabulary)."""
     words = ["a", "photo", "of", "with", "logo", "product", "clean", "plain"]

@@ -10,6 +10,7 @@ from attribution.engine.demos.catalogue.checks import (
     duplicate_matches_original,
     format_checks,
     logo_shops_lowest,
+    not_visible,
 )
 from attribution.engine.demos.catalogue.shops import CatalogueRecipe, make_catalogue
 
@@ -48,3 +49,18 @@ def test_breadth_check(shops: list) -> None:
 
     assert diversity_follows_breadth(shops, {s.key: entropy(s) for s in shops}).passed
     assert not diversity_follows_breadth(shops, {s.key: -entropy(s) for s in shops}).passed
+
+
+def test_roles_the_round_cannot_see_are_reported_not_passed(shops: list) -> None:
+    values = {s.key: float(i) for i, s in enumerate(shops)}
+    check = not_visible(shops, values, "degraded", "clip_diversity")
+    assert check.passed is None
+    assert check.verdict == "N/A"
+    (degraded,) = [s for s in shops if s.role == "degraded"]
+    rank = sorted(values, key=values.get).index(degraded.key) + 1
+    assert (
+        f"{degraded.key} {values[degraded.key]:+.4f} (rank {rank} of {len(shops)}" in check.detail
+    )
+    assert "not visible" in check.detail
+    assert "median clean shop" in check.detail
+    assert format_checks([check]).startswith("N/A   clip_diversity: the degraded shops")
