@@ -71,6 +71,11 @@ class PayoutLine:
         return format_money(self.pool, self.currency)
 
     @property
+    def payout_problem(self) -> str:
+        """Why the round is never paid out (an audit, or v(N) − v(∅) ≤ 0), or ""."""
+        return self.round.payout_problem()
+
+    @property
     def pool_share_display(self) -> str:
         """The contributor's part of the pool after the negative-value policy, e.g. ``"33.33%"``."""
         return format_share(self.pool_share)
@@ -142,11 +147,18 @@ class CreditLine:
         """
         if self.payout is not None:
             return self.payout.pool_share
+        if self.payout_problem:
+            return None
         if not self.positive_total or self.positive_total <= 0:
             return None
         if self.round.negative_policy == NegativeValuePolicy.REJECT and self.n_negative:
             return None
         return Decimal(max(self.value, 0.0)) / Decimal(self.positive_total)
+
+    @property
+    def payout_problem(self) -> str:
+        """Why the round is never paid out (an audit, or v(N) − v(∅) ≤ 0), or ""."""
+        return self.round.payout_problem()
 
     @property
     def pool_share_display(self) -> str:

@@ -568,3 +568,13 @@ def test_a_round_page_states_the_precision_reached_with_the_bank_noise(
     assert "the round's ±0.5 points are not met" in html
     assert "about 8099 images per contributor would meet them" in html
     assert "Banks that drive the uncertainty: carol, alice." in html
+
+
+def test_an_audit_round_page_previews_no_payout(staff_client: Client) -> None:
+    round = make_succeeded_round(metric="marker_free")
+
+    html = staff_client.get(reverse("round-dashboard", args=[round.pk])).content.decode()
+
+    assert "No payouts can be made:" in html
+    assert "What creating the payouts would pay" not in html
+    assert "Create these payouts" not in html

@@ -581,3 +581,16 @@ def test_the_summary_gives_the_next_scheduled_payout_date(
     assert f'<time datetime="{expected.isoformat()}">{expected.day} ' in summary
     assert expected >= today
     assert "Approved payouts are sent on the 28th of each month" in summary
+
+
+def test_an_audit_round_statement_says_it_is_never_paid_and_expects_no_share(
+    client: Client,
+) -> None:
+    round = succeeded_round(metric="marker_free")
+    sign_in(client, "bob-user", Contributor.objects.get(key="bob"))
+
+    html = page(client, f"/credit/{round.pk}/")
+
+    assert "this round is never paid out:" in html
+    assert "is an audit metric" in html
+    assert "expected, before payouts are created" not in html
