@@ -93,7 +93,8 @@ def value_rows(round: ValuationRound) -> list[ValueRow]:
 CHART_TOP = 40
 """Bar charts show at most this many contributors (the best ranked); the table pages the rest."""
 CONVERGENCE_TOP = 10
-"""The convergence chart follows the best-ranked contributors only (one line each)."""
+"""The convergence chart follows the contributors with the largest |value| only (one line each):
+the best ranked and, on an audit, the most negative — those whose data brings the harm in."""
 
 
 def build_figures(round: ValuationRound, rows: list[ValueRow]) -> dict[str, FigureBlock]:
@@ -134,11 +135,16 @@ def build_figures(round: ValuationRound, rows: list[ValueRow]) -> dict[str, Figu
         figures["fit"] = _fit_block(fit, metric)
     convergence = diagnostics.convergence
     if convergence is not None and convergence.n_coalitions and convergence.values:
-        followed = [row for row in rows[:CONVERGENCE_TOP] if row.key in convergence.values]
+        tracked = [row for row in rows if row.key in convergence.values]
+        followed = sorted(tracked, key=lambda row: -abs(row.value))[:CONVERGENCE_TOP]
         series = {
             row.label: convergence.values[row.key] for row in sorted(followed, key=lambda r: r.key)
         }
-        more = "" if len(followed) == len(rows) else f" The {len(followed)} best ranked are shown."
+        more = (
+            ""
+            if len(followed) == len(rows)
+            else f" The {len(followed)} with the largest values, positive or negative, are shown."
+        )
         figures["convergence"] = _block(
             "figure-convergence",
             "Values refitted on the first 25%, 50%, 75% and all of the evaluated coalitions: "

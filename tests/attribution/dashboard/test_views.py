@@ -578,3 +578,26 @@ def test_an_audit_round_page_previews_no_payout(staff_client: Client) -> None:
     assert "No payouts can be made:" in html
     assert "What creating the payouts would pay" not in html
     assert "Create these payouts" not in html
+
+
+def test_the_convergence_chart_follows_the_largest_values_positive_or_negative(
+    staff_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from attribution.dashboard import reports
+
+    monkeypatch.setattr(reports, "CONVERGENCE_TOP", 2)
+    round = make_succeeded_round(values={"alice": -3.0, "bob": 0.5, "carol": 2.0})
+    round.diagnostics = {
+        "convergence": {
+            "n_coalitions": [4, 8],
+            "values": {"alice": [-2.0, -3.0], "bob": [0.4, 0.5], "carol": [1.0, 2.0]},
+        }
+    }
+    round.save(update_fields=["diagnostics"])
+
+    response = staff_client.get(reverse("round-dashboard", args=[round.pk]))
+
+    lines = {trace["name"] for trace in figures(response)["figure-convergence"]["data"]}
+    assert len(lines) == 2
+    assert not any("bob" in name.lower() for name in lines)  # the smallest |value| is left out
+    assert "largest values, positive or negative" in response.content.decode()
