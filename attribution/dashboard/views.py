@@ -127,7 +127,8 @@ def show_round(request: HttpRequest, round_id: int) -> HttpResponse:
             efficiency=check_efficiency(round, rows),
             payout=payout,
             tolerance=diagnostics.tolerance,
-            bank_noise=diagnostics.bank_noise,
+            # An audit's (or an empty gain's) shares of a pool mean nothing: no precision in pp.
+            bank_noise=None if round.payout_problem() else diagnostics.bank_noise,
             payout_lines=payout.lines[:PAYOUT_LINES_SHOWN],
             payout_hidden=max(0, len(payout.lines) - PAYOUT_LINES_SHOWN),
         )

@@ -228,8 +228,8 @@ class Statement:
     def precision_sentence(self) -> str | None:
         """How precise every share of the round is, in words (None when not measured)."""
         noise = self.bank_noise
-        if noise is None or noise.combined_points is None:
-            return None
+        if noise is None or noise.combined_points is None or self.line.payout_problem:
+            return None  # an audit's (or an empty gain's) shares of a pool mean nothing
         achieved = noise.combined_points
         sentence = (
             "The round aimed to put every contributor's share within "

@@ -43,6 +43,10 @@ class EstimatorParams:
     time_budget_s: float = DEFAULT_TIME_BUDGET_S
 
 
+ROUND_ESTIMATION_SHARE = 0.5
+"""A round's ``tolerance`` estimator estimates to half the tolerance's variance (±h/√2): the
+round's bank-noise bootstrap measures the other half (docs/money_grade.md)."""
+
 EstimatorFactory = Callable[[EstimatorParams], ShapleyEstimator]
 """``factory(params) -> estimator`` (unfitted)."""
 
@@ -139,6 +143,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
                 level=p.tolerance.level,
                 time_budget_s=p.time_budget_s,
                 seed=p.seed,
+                estimation_variance_share=ROUND_ESTIMATION_SHARE,
             ),
             uses_budget=False,
             method=(

@@ -601,3 +601,24 @@ def test_the_convergence_chart_follows_the_largest_values_positive_or_negative(
     assert len(lines) == 2
     assert not any("bob" in name.lower() for name in lines)  # the smallest |value| is left out
     assert "largest values, positive or negative" in response.content.decode()
+
+
+def test_an_audit_round_page_states_no_precision_in_points_of_a_pool(
+    staff_client: Client,
+) -> None:
+    round = make_succeeded_round(metric="marker_free")
+    noise = {
+        "replicates": 20,
+        "samples_per_contributor": 32,
+        "bank_points": 73.9,
+        "combined_points": 73.9,
+        "required_k": None,
+        "met": False,
+        "drivers": [],
+        "reason": "r",
+    }
+    ValuationRound.objects.filter(pk=round.pk).update(diagnostics={"bank_noise": noise})
+
+    html = staff_client.get(reverse("round-dashboard", args=[round.pk])).content.decode()
+
+    assert "With the sample banks' noise" not in html

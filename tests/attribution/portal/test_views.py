@@ -594,3 +594,25 @@ def test_an_audit_round_statement_says_it_is_never_paid_and_expects_no_share(
     assert "this round is never paid out:" in html
     assert "is an audit metric" in html
     assert "expected, before payouts are created" not in html
+
+
+def test_an_audit_round_statement_states_no_precision_in_points_of_a_pool(
+    client: Client,
+) -> None:
+    round = succeeded_round(metric="marker_free")
+    noise = {
+        "replicates": 20,
+        "samples_per_contributor": 32,
+        "bank_points": 73.9,
+        "combined_points": 73.9,
+        "required_k": None,
+        "met": False,
+        "drivers": [],
+        "reason": "r",
+    }
+    ValuationRound.objects.filter(pk=round.pk).update(diagnostics={"bank_noise": noise})
+    sign_in(client, "bob-user", Contributor.objects.get(key="bob"))
+
+    html = page(client, f"/credit/{round.pk}/")
+
+    assert "The round aimed to put" not in html

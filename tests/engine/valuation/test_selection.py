@@ -180,3 +180,18 @@ def test_an_incremental_game_is_sampled_when_its_prefixes_are_cheap_whatever_its
     assert result.estimator == "permutation"
     assert "incremental prefixes" in result.reason
     assert game.mask_calls <= 3  # ∅ and N, the probe, the endpoints again: no coalition sampling
+
+
+def test_a_round_gives_estimation_half_the_tolerances_variance() -> None:
+    game = AirportGame(list(np.linspace(0.1, 1.0, 40)))
+    whole = ToleranceShapley(time_budget_s=20.0, max_exact_players=0, seed=3).fit(game)
+    half = ToleranceShapley(
+        time_budget_s=20.0, max_exact_players=0, seed=3, estimation_variance_share=0.5
+    ).fit(game)
+
+    assert half.valuation_.tolerance.percentage_points == pytest.approx(0.25 / np.sqrt(2))
+    assert half.valuation_.achieved_points <= 0.25 / np.sqrt(2) + 1e-9
+    assert half.valuation_.n_evaluations > whole.valuation_.n_evaluations
+    assert "50% of the variance of the round's ±0.25 pp" in half.valuation_.reason
+    with pytest.raises(EngineInputError, match="estimation_variance_share"):
+        ToleranceShapley(estimation_variance_share=0.0)
