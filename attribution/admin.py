@@ -24,6 +24,7 @@ from attribution.models import ContributorValue, ValuationRound
 from attribution.portal.charts import format_number
 from attribution.rounds import services
 from attribution.rounds.config import RoundConfigError
+from marketplace.admin import NO_SAVE_BUTTONS
 from marketplace.models import ModelVersion
 from marketplace.payouts import PayoutError, format_money, format_share
 
@@ -188,12 +189,7 @@ class ValuationRoundAdmin(admin.ModelAdmin):
         """A started round's page has nothing to save: no save buttons, only the actions."""
         round = self.get_object(request, object_id)
         if round is not None and round.status != Status.DRAFT:
-            extra_context = {
-                **(extra_context or {}),
-                "show_save": False,
-                "show_save_and_continue": False,
-                "show_save_and_add_another": False,
-            }
+            extra_context = {**(extra_context or {}), **NO_SAVE_BUTTONS}
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Contributors")

@@ -32,6 +32,13 @@ from marketplace.models import (
 )
 from marketplace.payouts import csv_safe, format_money, format_share, to_minor_unit
 
+NO_SAVE_BUTTONS = {
+    "show_save": False,
+    "show_save_and_continue": False,
+    "show_save_and_add_another": False,
+}
+"""The change page's context for an object nothing on the page may save (read-only pages)."""
+
 
 @admin.register(User)
 class CreditshareUserAdmin(UserAdmin):
@@ -195,12 +202,7 @@ class PayoutBatchAdmin(admin.ModelAdmin):
     ) -> Any:
         """Nothing on a batch's page can be saved (approve and export are actions; a draft can
         still be deleted), so it shows no save buttons."""
-        extra_context = {
-            **(extra_context or {}),
-            "show_save": False,
-            "show_save_and_continue": False,
-            "show_save_and_add_another": False,
-        }
+        extra_context = {**(extra_context or {}), **NO_SAVE_BUTTONS}
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="clipped value (negative values paid nothing)")

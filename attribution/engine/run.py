@@ -230,7 +230,7 @@ def value_contributors(
         if samples is None:
             raise EngineInputError("measuring bank noise needs the banks' per-sample rows.")
         measured = measure_round_noise(
-            samples, data_sizes, metric, empty_value, estimator.stderr_, noise, progress
+            samples, data_sizes, metric, empty_value, estimator.stderr_, noise, progress, game=game
         )
     return Valuation(
         metric=metric.name,

@@ -84,12 +84,11 @@ def run_engine(config: RoundConfig, progress: EngineProgress) -> RoundOutcome:
     from attribution.engine.profiles import get_profile
     from attribution.engine.run import run_round
     from attribution.engine.store import ArtefactStore
-
-    model = get_profile(config.model.kind).load(config.engine_model)
-    setup = model.metric_setup(config.metric, round_spec(config))
     from attribution.engine.valuation import PayoutTolerance
     from attribution.engine.valuation.round_noise import NoiseOptions
 
+    model = get_profile(config.model.kind).load(config.engine_model)
+    setup = model.metric_setup(config.metric, round_spec(config))
     estimator = get_estimator(config.estimator)
     tolerance = PayoutTolerance(config.payout_tolerance)
     seconds = float(settings.ENGINE_VALUATION_SECONDS)
@@ -113,7 +112,7 @@ def run_engine(config: RoundConfig, progress: EngineProgress) -> RoundOutcome:
         and len(config.contributors) <= EXACT_CROSS_CHECK_MAX_PLAYERS,
         noise=NoiseOptions(
             tolerance=tolerance,
-            replicates=max(config.n_bootstrap, 2),
+            replicates=config.n_bootstrap,
             time_budget_s=seconds,
             seed=config.seed,
         )
@@ -155,7 +154,7 @@ def outcome_of(valuation: Valuation, keys: list[str], timings: dict[str, float])
     bank_noise = None
     if valuation.noise is not None:
         measured = valuation.noise
-        tolerance_points = None if measured.plan is None else measured.plan.miss_points
+        miss_points = None if measured.plan is None else measured.plan.miss_points
         bank_noise = BankNoiseReport(
             replicates=0 if measured.noise is None else int(measured.noise.values.shape[0]),
             samples_per_contributor=None
@@ -164,7 +163,7 @@ def outcome_of(valuation: Valuation, keys: list[str], timings: dict[str, float])
             bank_points=_finite_or_none(measured.bank_points),
             combined_points=_finite_or_none(measured.combined_points),
             required_k=None if measured.plan is None else measured.plan.required_k,
-            met=tolerance_points is not None and tolerance_points <= 0,
+            met=miss_points is not None and miss_points <= 0,
             drivers=[keys[i] for i in measured.drivers],
             reason=measured.reason,
         )

@@ -169,3 +169,19 @@ class FakeEngine:
             grand_value=sum(values.values()),
             diagnostics=Diagnostics(n_evaluations=len(keys), timings={"fake": 0.0}),
         )
+
+
+def bank_noise_diagnostics(**fields: object) -> dict[str, object]:
+    """A round's stored ``bank_noise`` diagnostics: an audit-like measurement unless overridden
+    (±73.9 pp at K = 32, no K meets the tolerance)."""
+    return {
+        "replicates": 20,
+        "samples_per_contributor": 32,
+        "bank_points": 73.9,
+        "combined_points": 73.9,
+        "required_k": None,
+        "met": False,
+        "drivers": [],
+        "reason": "r",
+        **fields,
+    }

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -109,8 +110,6 @@ class RoundNoise:
         """(n, 2) intervals for the values with both errors, or None without a measurement."""
         if self.noise is None or self.combined_stderr is None:
             return None
-        from statistics import NormalDist
-
         z = NormalDist().inv_cdf(0.5 + level / 2.0)
         middle = np.asarray(values, dtype=np.float64)
         half = z * self.combined_stderr
@@ -125,6 +124,8 @@ def measure_round_noise(
     estimation_stderr: ArrayLike | None,
     options: NoiseOptions | None = None,
     progress: Progress | None = None,
+    *,
+    game: ProxyGame | None = None,
 ) -> RoundNoise:
     """Bootstrap the banks of one metric's valuation (see the module notes).
 
@@ -136,6 +137,9 @@ def measure_round_noise(
         estimation_stderr: The valuation's standard errors, shape (n,), or None (exact values).
         options: Tolerance, replicates, time budget, seed.
         progress: Optional ``progress(stage, done, total)`` callback.
+        game: The round's own proxy game on these banks, to time a coalition on (built from
+            ``samples`` when None; the round passes its own, so the statistics of every sample
+            are not computed a second time).
     """
     options = options or NoiseOptions()
     started = time.perf_counter()
@@ -147,7 +151,8 @@ def measure_round_noise(
             "the intervals hold estimation error only",
             started,
         )
-    game = ProxyGame(samples.statistics(), data_sizes, metric, empty_value)
+    if game is None:
+        game = ProxyGame(samples.statistics(), data_sizes, metric, empty_value)
     n = game.n_players
     probe = sample_coalitions(n, PROBE_COALITIONS, strategy="kernel", seed=options.seed)
     probe_start = time.perf_counter()

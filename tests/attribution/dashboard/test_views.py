@@ -24,6 +24,7 @@ from marketplace.payouts import NegativeValuePolicy
 from tests.attribution.factories import (
     KEYS,
     FakeEngine,
+    bank_noise_diagnostics,
     make_contributor,
     make_round,
     make_succeeded_round,
@@ -607,17 +608,9 @@ def test_an_audit_round_page_states_no_precision_in_points_of_a_pool(
     staff_client: Client,
 ) -> None:
     round = make_succeeded_round(metric="marker_free")
-    noise = {
-        "replicates": 20,
-        "samples_per_contributor": 32,
-        "bank_points": 73.9,
-        "combined_points": 73.9,
-        "required_k": None,
-        "met": False,
-        "drivers": [],
-        "reason": "r",
-    }
-    ValuationRound.objects.filter(pk=round.pk).update(diagnostics={"bank_noise": noise})
+    ValuationRound.objects.filter(pk=round.pk).update(
+        diagnostics={"bank_noise": bank_noise_diagnostics()}
+    )
 
     html = staff_client.get(reverse("round-dashboard", args=[round.pk])).content.decode()
 

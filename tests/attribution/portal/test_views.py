@@ -19,7 +19,12 @@ from attribution.portal.schedule import next_payout_on
 from attribution.rounds.services import create_payouts, start_round
 from marketplace.models import Contributor, Payout, PayoutBatch, User
 from marketplace.payouts import NegativeValuePolicy
-from tests.attribution.factories import make_round, make_succeeded_round, tmp_media  # noqa: F401
+from tests.attribution.factories import (  # noqa: F401  (tmp_media: autouse fixture)
+    bank_noise_diagnostics,
+    make_round,
+    make_succeeded_round,
+    tmp_media,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -600,17 +605,9 @@ def test_an_audit_round_statement_states_no_precision_in_points_of_a_pool(
     client: Client,
 ) -> None:
     round = succeeded_round(metric="marker_free")
-    noise = {
-        "replicates": 20,
-        "samples_per_contributor": 32,
-        "bank_points": 73.9,
-        "combined_points": 73.9,
-        "required_k": None,
-        "met": False,
-        "drivers": [],
-        "reason": "r",
-    }
-    ValuationRound.objects.filter(pk=round.pk).update(diagnostics={"bank_noise": noise})
+    ValuationRound.objects.filter(pk=round.pk).update(
+        diagnostics={"bank_noise": bank_noise_diagnostics()}
+    )
     sign_in(client, "bob-user", Contributor.objects.get(key="bob"))
 
     html = page(client, f"/credit/{round.pk}/")
