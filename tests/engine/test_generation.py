@@ -348,3 +348,38 @@ def test_flux_pipelines_load_and_generate(tmp_path: Path) -> None:
     assert images.shape == (2, 3, 16, 16)
     assert 0.0 <= images.min() <= images.max() <= 1.0
     np.testing.assert_array_equal(images, backend.generate(["a red cat", "a dog"], 2, seed=0))
+
+
+# --- directory fingerprints ----------------------------------------------------------------------
+
+
+def test_a_checkpoint_saved_over_another_of_the_same_size_changes_the_fingerprint(
+    tmp_path: Path,
+) -> None:
+    from attribution.engine.generation import directory_fingerprint
+
+    model = tmp_path / "model"
+    (model / "unet").mkdir(parents=True)
+    (model / "model_index.json").write_text('{"a": 1}')
+    weights = model / "unet" / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(b"\x00" * 64)
+    before = directory_fingerprint(model)
+
+    weights.write_bytes(b"\x01" * 64)  # retrained: same names, same size, other bytes
+
+    assert directory_fingerprint(model) != before
+
+
+def test_copies_of_the_same_checkpoint_share_a_fingerprint(tmp_path: Path) -> None:
+    import os
+
+    from attribution.engine.generation import directory_fingerprint
+
+    for name, mtime in (("first", 1_000_000_000), ("second", 2_000_000_000)):
+        (tmp_path / name / "unet").mkdir(parents=True)
+        (tmp_path / name / "model_index.json").write_text('{"a": 1}')
+        weights = tmp_path / name / "unet" / "w.safetensors"
+        weights.write_bytes(b"\x02" * 64)
+        os.utime(weights, ns=(mtime, mtime))  # copied at another time, on another worker
+
+    assert directory_fingerprint(tmp_path / "first") == directory_fingerprint(tmp_path / "second")
