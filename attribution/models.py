@@ -126,6 +126,15 @@ class ValuationRound(models.Model):
     n_samples = models.PositiveIntegerField(
         default=64, validators=[MinValueValidator(1), MaxValueValidator(100_000)]
     )
+    max_samples = models.PositiveIntegerField(
+        "grow banks up to (samples per contributor)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100_000)],
+        help_text="When the measured bank noise says the payout tolerance needs more samples "
+        "than 'n samples', draw more for every contributor, up to this many, and value again. "
+        "Blank: never grow (the round reports the size it would need).",
+    )
     n_bootstrap = models.PositiveIntegerField(default=20, validators=[MaxValueValidator(1000)])
     seed = models.PositiveBigIntegerField(default=0)
     pool = models.DecimalField(
@@ -233,6 +242,26 @@ class ValuationRound(models.Model):
         problem = self.metric_problem()
         if problem:
             raise ValidationError({"metric": problem})
+        problem = self.growth_problem()
+        if problem:
+            raise ValidationError({"max_samples": problem})
+
+    def growth_problem(self) -> str:
+        """Why the round's bank growth allowance cannot work, or ""."""
+        if self.max_samples is None:
+            return ""
+        if self.n_samples is not None and self.max_samples < self.n_samples:
+            return (
+                f"grow banks up to {self.max_samples:,} is below the round's "
+                f"{self.n_samples:,} samples per contributor; leave it blank not to grow."
+            )
+        spec = ESTIMATORS.get(self.estimator)
+        if (spec is not None and not spec.is_shapley) or (self.n_bootstrap or 0) < 2:
+            return (
+                "growing the banks needs their noise measured: a Shapley estimator and at "
+                "least 2 bootstrap replicates."
+            )
+        return ""
 
     def queue(self, config: dict[str, Any], config_hash: str, *, user: Any = None) -> None:
         """Freeze ``config`` on the row and mark it queued (the caller holds the row's lock)."""

@@ -59,6 +59,7 @@ class RoundSerializer(serializers.ModelSerializer):
             "estimator",
             "budget",
             "n_samples",
+            "max_samples",
             "n_bootstrap",
             "seed",
             "payout_tolerance",
@@ -127,6 +128,7 @@ class RoundCreateSerializer(serializers.ModelSerializer):
             "estimator",
             "budget",
             "n_samples",
+            "max_samples",
             "n_bootstrap",
             "seed",
             "payout_tolerance",
@@ -150,6 +152,12 @@ class RoundCreateSerializer(serializers.ModelSerializer):
         problem = draft.budget_problem(len(attrs["contributors"]))
         if problem:
             raise serializers.ValidationError({"budget": problem})
+        draft.n_samples = attrs.get("n_samples", draft.n_samples)
+        draft.n_bootstrap = attrs.get("n_bootstrap", draft.n_bootstrap)
+        draft.max_samples = attrs.get("max_samples")
+        problem = draft.growth_problem()
+        if problem:
+            raise serializers.ValidationError({"max_samples": problem})
         self._check_pool(attrs)
         return attrs
 

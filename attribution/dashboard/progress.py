@@ -15,10 +15,14 @@ stage on the row       what it means                                  overall fr
 ``features``           i of n banks featurized                        G + F · i / n
 ``bank bootstrap``     resampling the banks after the estimator       G + F + V · (1 + f) / 2
 ``metrics``            the estimator finished the metric              G + F + V · f
+``grow <stage>``       the banks grow to meet the payout tolerance    unknown
 ``done``               succeeded                                      1
 =====================  ============================================  ===================
 
-with G + F + V = 1 (``STAGE_WEIGHTS``). The weights follow the measured split of the digits demo
+with G + F + V = 1 (``STAGE_WEIGHTS``). A round allowed to grow its banks learns only after its
+first valuation how many more samples it needs, so its growth stages (the same stages again,
+prefixed ``grow``) are described in words with the fraction unknown rather than a bar that
+would go back. The weights follow the measured split of the digits demo
 round in the README (generation 55–98 s, features a few seconds, the surrogate 5–12 s): the scale
 is a model of where the time goes, so the estimate of the time left is an estimate. The
 estimator reports nothing until it ends, so the bar rests at G + F while it runs; the bank-noise
@@ -66,6 +70,11 @@ def overall_progress(
         return Overall(1.0, "Done")
     if stage == "cancelled":
         return Overall(None, "Cancelled")
+    if stage.startswith("grow "):
+        inner = overall_progress(
+            stage.removeprefix("grow "), f, position=position, n_contributors=n_contributors
+        )
+        return Overall(None, f"Growing the banks to meet the payout tolerance: {inner.label}")
     if stage.startswith("generate"):
         if position is None:
             return Overall(None, "Generating images")

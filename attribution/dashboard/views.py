@@ -247,8 +247,9 @@ def _overall(valuation: ValuationRound) -> Overall:
     members = valuation.contributors
     position = None
     stage = valuation.stage
-    if stage.startswith("generate "):
-        position = members.filter(key__lt=stage.removeprefix("generate ")).count()
+    generating = stage.removeprefix("grow ")
+    if generating.startswith("generate "):
+        position = members.filter(key__lt=generating.removeprefix("generate ")).count()
     return overall_progress(
         stage, valuation.progress, position=position, n_contributors=members.count()
     )

@@ -9,6 +9,10 @@
 5. Optionally measure bank noise: revalue resampled banks, so every value's interval holds both
    errors and the round reports the bank size its payout tolerance needs
    (``attribution.engine.valuation.round_noise``).
+6. Optionally grow the banks to that size (within an allowance) and value again on them
+   (``attribution.engine.valuation.bank_growth``): the extra samples are a separate draw with
+   their own seed and cache entry, so the first K samples stay the ones a round without growth
+   would have drawn.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from attribution.engine.generation import GenerationBackend, contributor_seed
 from attribution.engine.metrics import BankStatistics, compute_bank_statistics
 from attribution.engine.progress import Progress, report
 from attribution.engine.store import ArtefactStore
+from attribution.engine.valuation.bank_growth import BankGrowth, GrowthDecision, decide_growth
 from attribution.engine.valuation.bank_noise import BankSamples
 from attribution.engine.valuation.round_noise import NoiseOptions, RoundNoise, measure_round_noise
 
@@ -94,6 +99,8 @@ class RoundResult:
     statistics: BankStatistics
     valuations: dict[str, Valuation]
     timings: dict[str, float] = field(default_factory=dict)
+    growth: GrowthDecision | None = None
+    """Whether the banks grew to meet the tolerance (None: the round allowed no growth)."""
 
 
 def conditions_digest(conditions: Sequence[Any]) -> str:
@@ -259,6 +266,7 @@ def run_round(
     estimator: Callable[[], ShapleyEstimator] | None = None,
     exact: bool = False,
     noise: NoiseOptions | None = None,
+    growth: BankGrowth | None = None,
     store: ArtefactStore | None = None,
     progress: Progress | None = None,
 ) -> RoundResult:
@@ -276,6 +284,8 @@ def run_round(
         estimator: Factory of a fresh estimator per metric (default ``SurrogateShapley()``).
         exact: Also compute exact Shapley values of each proxy game (2^n coalitions).
         noise: Measure each valuation's bank noise with these options (None: do not).
+        growth: Grow the banks, within this allowance, to the K the measured noise says the
+            payout tolerance needs, and value again (needs ``noise``; None: never grow).
         store: Artefact cache; banks and features are reused from it.
         progress: ``progress(stage, done, total)``.
     """
@@ -283,6 +293,8 @@ def run_round(
         raise EngineInputError("contributor keys must be unique within a round.")
     if len(contributors) < 2:
         raise EngineInputError("a round needs at least 2 contributors to share value.")
+    if growth is not None and noise is None:
+        raise EngineInputError("growing the banks needs their noise measured (noise=...).")
     timings: dict[str, float] = {}
     start = time.perf_counter()
     banks, bank_inputs = generate_banks(
@@ -291,28 +303,94 @@ def run_round(
     timings["generate"] = time.perf_counter() - start
     start = time.perf_counter()
     features = featurize_banks(banks, bank_inputs, featurizer, store=store, progress=progress)
-    samples = bank_samples(banks, features, scorers)
-    statistics = statistics_of(samples)
     timings["featurize"] = time.perf_counter() - start
-    make_estimator = estimator or SurrogateShapley
     sizes = [c.size for c in contributors]
-    valuations = {}
-    for index, (name, metric) in enumerate(metrics.items()):
-        start = time.perf_counter()
-        valuations[name] = value_contributors(
-            statistics,
-            sizes,
-            metric,
-            make_estimator(),
-            empty_value=(empty_values or {}).get(name, "floor"),
-            exact=exact,
-            samples=samples if noise is not None else None,
-            noise=noise,
-            progress=progress,
-        )
-        timings[f"value {name}"] = time.perf_counter() - start
-        report(progress, "metrics", index + 1, len(metrics))
-    return RoundResult([c.key for c in contributors], statistics, valuations, timings)
+
+    def value_all(
+        banks: Sequence[Images],
+        features: Sequence[Features],
+        progress: Progress | None,
+        label: str = "value",
+    ) -> tuple[BankStatistics, dict[str, Valuation]]:
+        samples = bank_samples(banks, features, scorers)
+        statistics = statistics_of(samples)
+        valuations = {}
+        for index, (name, metric) in enumerate(metrics.items()):
+            start = time.perf_counter()
+            valuations[name] = value_contributors(
+                statistics,
+                sizes,
+                metric,
+                (estimator or SurrogateShapley)(),
+                empty_value=(empty_values or {}).get(name, "floor"),
+                exact=exact,
+                samples=samples if noise is not None else None,
+                noise=noise,
+                progress=progress,
+            )
+            timings[f"{label} {name}"] = time.perf_counter() - start
+            report(progress, "metrics", index + 1, len(metrics))
+        return statistics, valuations
+
+    statistics, valuations = value_all(banks, features, progress)
+    decision = None
+    if growth is not None:
+        plans = [v.noise.plan if v.noise is not None else None for v in valuations.values()]
+        decision = decide_growth(plans, n_samples, growth)
+        if decision.grows:
+            start = time.perf_counter()
+            grown = _prefixed_all(progress, GROWTH_STAGE)
+            extra, extra_inputs = generate_banks(
+                contributors,
+                backend,
+                n_samples=decision.to_k - n_samples,
+                seed=growth_seed(seed),
+                store=store,
+                progress=grown,
+            )
+            extra_features = featurize_banks(
+                extra, extra_inputs, featurizer, store=store, progress=grown
+            )
+            timings["grow"] = time.perf_counter() - start
+            banks = [np.concatenate(pair) for pair in zip(banks, extra, strict=True)]
+            features = [
+                concatenate_features(first, second)
+                for first, second in zip(features, extra_features, strict=True)
+            ]
+            statistics, valuations = value_all(banks, features, grown, "revalue")
+    return RoundResult(
+        [c.key for c in contributors], statistics, valuations, timings, growth=decision
+    )
+
+
+GROWTH_STAGE = "grow"
+"""Stages after the banks grew are reported as ``"grow <stage>"`` (``"grow banks"``, ...)."""
+
+
+def growth_seed(seed: int) -> int:
+    """The seed of the samples a round adds when its banks grow (distinct from the round's)."""
+    return contributor_seed(seed, "#bank growth")
+
+
+def concatenate_features(first: Features, second: Features) -> Features:
+    """The features of two banks of the same contributor, one after the other."""
+    probabilities = (
+        None
+        if first.probabilities is None or second.probabilities is None
+        else np.concatenate([first.probabilities, second.probabilities])
+    )
+    return Features(probabilities, np.concatenate([first.embeddings, second.embeddings]))
+
+
+def _prefixed_all(progress: Progress | None, prefix: str) -> Progress | None:
+    """Prefix every stage an inner progress callback reports with ``prefix``."""
+    if progress is None:
+        return None
+
+    def forward(stage: str, done: int, total: int) -> None:
+        progress(f"{prefix} {stage}", done, total)
+
+    return forward
 
 
 def _prefixed(progress: Progress | None, stage: str) -> Progress | None:

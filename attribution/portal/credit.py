@@ -236,6 +236,16 @@ class Statement:
             f"±{self.round.payout_tolerance_display} percentage "
             f"points of the pool (95% confidence); it reached ±{achieved:.2f} points"
         )
+        grew = (
+            noise.requested_k is not None
+            and noise.samples_per_contributor is not None
+            and noise.samples_per_contributor > noise.requested_k
+        )
+        if grew:
+            sentence += (
+                f" after drawing more sample images for everyone ({noise.requested_k:,} → "
+                f"{noise.samples_per_contributor:,} each)"
+            )
         if noise.met:
             return sentence + ", so it met that aim."
         sentence += ", so it did not meet that aim"

@@ -26,11 +26,12 @@ from marketplace.models import DataGroup, DataRecord, ModelVersion
 if TYPE_CHECKING:
     from attribution.models import ValuationRound
 
-CONFIG_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+CONFIG_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 """Version 2 added the model's sampling, featurizer and reference settings; a version-1
 configuration (the built-in digits model only) reads with their defaults. Version 3 added the
-payout tolerance; older configurations read with the default (±0.25 pp)."""
+payout tolerance; older configurations read with the default (±0.25 pp). Version 4 added the
+bank growth allowance ``max_samples``; older configurations read as "never grow"."""
 
 DEFAULT_PAYOUT_TOLERANCE = 0.25
 
@@ -107,6 +108,8 @@ class RoundConfig:
     device: str
     payout_tolerance: float = DEFAULT_PAYOUT_TOLERANCE
     """± percentage points of the pool, at 95%, that every share must be within."""
+    max_samples: int | None = None
+    """Grow every bank up to this many samples when the tolerance needs it (None: never)."""
     version: int = CONFIG_VERSION
 
     @property
@@ -147,7 +150,8 @@ class RoundConfig:
         return dataclasses.replace(self, device=device)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON the row stores (version 3 adds ``payout_tolerance`` to version 1's layout)."""
+        """The JSON the row stores (version 3 adds ``payout_tolerance`` to version 1's layout,
+        version 4 ``max_samples``)."""
         contributors = []
         for contributor in self.contributors:
             entry: dict[str, Any] = {
@@ -172,6 +176,8 @@ class RoundConfig:
         }
         if self.version >= 3:  # an older row's JSON (and so its hash) stays as it was stored
             data["payout_tolerance"] = self.payout_tolerance
+        if self.version >= 4:
+            data["max_samples"] = self.max_samples
         return data
 
     @classmethod
@@ -211,6 +217,7 @@ class RoundConfig:
                 seed=int(data["seed"]),
                 device=str(data.get("device", "cpu")),
                 payout_tolerance=float(data.get("payout_tolerance", DEFAULT_PAYOUT_TOLERANCE)),
+                max_samples=None if data.get("max_samples") is None else int(data["max_samples"]),
                 version=int(version),
             )
         except (KeyError, TypeError, ValueError) as error:
@@ -267,7 +274,7 @@ def freeze_config(round: ValuationRound) -> RoundConfig:
         )
     if len(contributors) < 2:
         raise RoundConfigError("a round needs at least 2 contributors with accepted data.")
-    problem = round.budget_problem(len(contributors))
+    problem = round.budget_problem(len(contributors)) or round.growth_problem()
     if problem:
         raise RoundConfigError(problem)
     return RoundConfig(
@@ -281,6 +288,7 @@ def freeze_config(round: ValuationRound) -> RoundConfig:
         seed=round.seed,
         device=settings.ENGINE_DEVICE,
         payout_tolerance=float(round.payout_tolerance),
+        max_samples=round.max_samples,
     )
 
 

@@ -72,6 +72,9 @@ class BankNoiseReport:
         met: Whether ``combined_points`` is within the payout tolerance.
         drivers: Keys of the contributors whose banks need the most samples, worst first.
         reason: One sentence, as the engine wrote it.
+        requested_k: The K the round was asked for, when it was allowed to grow its banks
+            (``samples_per_contributor`` is then the K it reached).
+        growth: Whether and how far the banks grew, in one sentence (None: growth not allowed).
     """
 
     replicates: int
@@ -82,6 +85,8 @@ class BankNoiseReport:
     met: bool
     drivers: list[str]
     reason: str
+    requested_k: int | None = None
+    growth: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,8 @@ class Diagnostics:
                 "drivers": list(noise.drivers),
                 "reason": noise.reason,
             }
+            if noise.growth is not None:
+                data["bank_noise"].update(requested_k=noise.requested_k, growth=noise.growth)
         return data
 
     @classmethod
@@ -233,4 +240,6 @@ def _bank_noise(value: object) -> BankNoiseReport | None:
         met=value.get("met") is True,
         drivers=[str(d) for d in drivers] if isinstance(drivers, list) else [],
         reason=str(value.get("reason", "")),
+        requested_k=_integer(value.get("requested_k")),
+        growth=str(value["growth"]) if isinstance(value.get("growth"), str) else None,
     )

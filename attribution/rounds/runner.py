@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from attribution.engine.generation import GenerationBackend
     from attribution.engine.profiles import RoundSpec
     from attribution.engine.run import ContributorInput, Valuation
+    from attribution.engine.valuation.bank_growth import GrowthDecision
 
 EngineProgress = Callable[[str, int, int], None]
 
@@ -85,6 +86,7 @@ def run_engine(config: RoundConfig, progress: EngineProgress) -> RoundOutcome:
     from attribution.engine.run import run_round
     from attribution.engine.store import ArtefactStore
     from attribution.engine.valuation import PayoutTolerance
+    from attribution.engine.valuation.bank_growth import BankGrowth
     from attribution.engine.valuation.round_noise import NoiseOptions
 
     model = get_profile(config.model.kind).load(config.engine_model)
@@ -92,6 +94,7 @@ def run_engine(config: RoundConfig, progress: EngineProgress) -> RoundOutcome:
     estimator = get_estimator(config.estimator)
     tolerance = PayoutTolerance(config.payout_tolerance)
     seconds = float(settings.ENGINE_VALUATION_SECONDS)
+    measures_noise = config.n_bootstrap >= 2 and estimator.is_shapley
     result = run_round(
         [_engine_input(contributor) for contributor in config.contributors],
         model.backend,
@@ -116,16 +119,27 @@ def run_engine(config: RoundConfig, progress: EngineProgress) -> RoundOutcome:
             time_budget_s=seconds,
             seed=config.seed,
         )
-        if config.n_bootstrap >= 2 and estimator.is_shapley
+        if measures_noise
+        else None,
+        growth=BankGrowth(config.max_samples)
+        if measures_noise and config.max_samples is not None
         else None,
         store=ArtefactStore(settings.ENGINE_CACHE_DIR),
         progress=progress,
     )
-    return outcome_of(result.valuations[config.metric], result.keys, result.timings)
+    return outcome_of(
+        result.valuations[config.metric], result.keys, result.timings, growth=result.growth
+    )
 
 
-def outcome_of(valuation: Valuation, keys: list[str], timings: dict[str, float]) -> RoundOutcome:
-    """The web side's outcome of one metric's valuation."""
+def outcome_of(
+    valuation: Valuation,
+    keys: list[str],
+    timings: dict[str, float],
+    *,
+    growth: GrowthDecision | None = None,
+) -> RoundOutcome:
+    """The web side's outcome of one metric's valuation (and of its banks' growth, if any)."""
     from attribution.engine.convergence import surrogate_convergence
     from attribution.engine.estimators import SurrogateShapley
     from attribution.engine.valuation import ToleranceShapley
@@ -166,6 +180,8 @@ def outcome_of(valuation: Valuation, keys: list[str], timings: dict[str, float])
             met=miss_points is not None and miss_points <= 0,
             drivers=[keys[i] for i in measured.drivers],
             reason=measured.reason,
+            requested_k=None if growth is None else growth.from_k,
+            growth=None if growth is None else growth.reason,
         )
     return RoundOutcome(
         values=dict(zip(keys, map(float, valuation.values), strict=True)),

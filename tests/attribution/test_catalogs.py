@@ -150,3 +150,22 @@ def test_every_estimator_runs_end_to_end(name: str) -> None:
             assert low <= outcome.values[key] <= high
     else:
         assert noise is None
+
+
+@pytest.mark.slow
+def test_a_round_allowed_to_grow_its_banks_reports_the_growth_it_made() -> None:
+    config = freeze_config(
+        digits_round(estimator="tolerance", n_bootstrap=4, n_samples=6, max_samples=9)
+    )
+
+    outcome = run_engine(config, lambda *_: None)
+
+    noise = outcome.diagnostics.bank_noise
+    assert noise is not None
+    assert noise.requested_k == 6
+    assert noise.growth is not None
+    # six samples a contributor are far from ±0.25 pp: the round grows to its allowance
+    assert noise.samples_per_contributor == 9
+    assert noise.growth.startswith("the banks grew from K = 6 to 9 samples per contributor")
+    assert "grow" in outcome.diagnostics.timings
+    assert Diagnostics.from_json(outcome.diagnostics.to_json()) == outcome.diagnostics

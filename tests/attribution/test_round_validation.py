@@ -159,3 +159,34 @@ def test_a_budget_below_the_estimators_minimum_is_refused_at_creation_and_start(
     )
     with pytest.raises(RoundConfigError, match="at least 16 coalitions"):
         start_round(round.pk, enqueue=False)
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"n_samples": 64, "max_samples": 32}, "below the round's 64 samples"),
+        ({"max_samples": 256, "n_bootstrap": 0}, "needs their noise measured"),
+        ({"max_samples": 256, "estimator": "loo"}, "needs their noise measured"),
+    ],
+)
+def test_a_growth_allowance_that_cannot_work_is_refused_at_creation(
+    staff_client: APIClient, fields: dict[str, Any], words: str
+) -> None:
+    version = make_model_version(("dora", "emil"))
+    body = payload(version, metric="inception_score", **fields)
+
+    response = staff_client.post("/api/v1/rounds/", body, format="json")
+
+    assert response.status_code == 400
+    assert words in response.json()["max_samples"][0]
+
+
+def test_a_round_created_with_a_growth_allowance_keeps_it(staff_client: APIClient) -> None:
+    version = make_model_version(("dora", "emil"))
+    body = payload(version, metric="inception_score", n_samples=64, max_samples=640)
+
+    response = staff_client.post("/api/v1/rounds/", body, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["max_samples"] == 640
+    assert ValuationRound.objects.get().max_samples == 640

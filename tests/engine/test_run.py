@@ -14,7 +14,12 @@ import numpy as np
 import pytest
 
 from attribution.engine.errors import EngineInputError
-from attribution.engine.estimators import PermutationShapley, ShapleyEstimator, SurrogateShapley
+from attribution.engine.estimators import (
+    ExactShapley,
+    PermutationShapley,
+    ShapleyEstimator,
+    SurrogateShapley,
+)
 from attribution.engine.features import Features
 from attribution.engine.generation import ClassConditionalBackend
 from attribution.engine.metrics import (
@@ -353,3 +358,87 @@ def test_a_round_with_noise_options_widens_the_intervals_by_the_bank_noise() -> 
     assert wide is not None
     assert np.all(wide[:, 1] - wide[:, 0] >= narrow[:, 1] - narrow[:, 0])
     assert np.all((wide[:, 0] <= measured.values) & (measured.values <= wide[:, 1]))
+
+
+# --- growing the banks to the tolerance ----------------------------------------------------------
+
+
+def growth_round(
+    backend: CountingBackend,
+    max_samples: int,
+    stages: list[str] | None = None,
+    points: float = 0.5,
+) -> Any:
+    from attribution.engine.valuation import PayoutTolerance
+    from attribution.engine.valuation.bank_growth import BankGrowth
+    from attribution.engine.valuation.round_noise import NoiseOptions
+
+    return run_round(
+        CONTRIBUTORS,
+        backend,
+        FakeFeaturizer(),
+        {"entropy": ClassEntropy()},
+        n_samples=N_SAMPLES,
+        estimator=ExactShapley,
+        noise=NoiseOptions(tolerance=PayoutTolerance(points), replicates=8, seed=1),
+        growth=BankGrowth(max_samples),
+        progress=None if stages is None else (lambda stage, done, total: stages.append(stage)),
+    )
+
+
+def test_a_round_grows_every_bank_to_the_k_its_tolerance_needs_and_values_again() -> None:
+    from attribution.engine.run import growth_seed
+
+    backend = make_backend()
+    stages: list[str] = []
+    result = growth_round(backend, max_samples=10_000, stages=stages, points=40.0)
+
+    decision = result.growth
+    assert decision is not None and decision.grows
+    assert decision.to_k == decision.required_k > N_SAMPLES  # the tight tolerance needs more
+    first, extra = backend.calls[:3], backend.calls[3:]
+    assert [n for _, n, _ in first] == [N_SAMPLES] * 3
+    assert [n for _, n, _ in extra] == [decision.to_k - N_SAMPLES] * 3
+    assert {seed for _, _, seed in extra}.isdisjoint({seed for _, _, seed in first})
+    assert extra[0][2] != first[0][2]
+    assert growth_seed(0) != 0
+    noise = result.valuations["entropy"].noise
+    assert noise is not None and noise.noise is not None
+    assert noise.noise.n_samples.min() == decision.to_k  # measured on the grown banks
+    assert "grow banks" in stages and "grow metrics" in stages
+    assert stages.index("grow banks") > stages.index("metrics")
+
+
+def test_growth_is_capped_by_the_allowance_and_the_first_samples_stay_the_same() -> None:
+    grown_backend, plain_backend = make_backend(), make_backend()
+    capped = growth_round(grown_backend, max_samples=N_SAMPLES + 2)
+    plain = run_round(
+        CONTRIBUTORS,
+        plain_backend,
+        FakeFeaturizer(),
+        {"entropy": ClassEntropy()},
+        n_samples=N_SAMPLES,
+        estimator=ExactShapley,
+    )
+
+    decision = capped.growth
+    assert decision is not None
+    assert decision.to_k == N_SAMPLES + 2 and decision.capped
+    assert capped.statistics.n_samples.tolist() == [N_SAMPLES + 2] * 3
+    # the grown banks begin with exactly the draws of the round without growth
+    assert grown_backend.calls[:3] == plain_backend.calls
+    assert plain.statistics.n_samples.tolist() == [N_SAMPLES] * 3
+
+
+def test_growth_without_measuring_the_noise_is_refused() -> None:
+    from attribution.engine.valuation.bank_growth import BankGrowth
+
+    with pytest.raises(EngineInputError, match="noise"):
+        run_round(
+            CONTRIBUTORS,
+            make_backend(),
+            FakeFeaturizer(),
+            {"entropy": ClassEntropy()},
+            n_samples=N_SAMPLES,
+            growth=BankGrowth(100),
+        )

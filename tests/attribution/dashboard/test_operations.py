@@ -246,6 +246,7 @@ def test_a_budget_too_small_for_the_estimator_is_an_error_on_the_budget_field(
         ({"who": "listed", "keys": "alice"}, "keys", "at least 2 contributors"),
         ({"model_version": "999"}, "model_version", "valid choice"),
         ({"negative_policy": "shift"}, "negative_policy", "valid choice"),
+        ({"n_samples": "64", "max_samples": "32"}, "max_samples", "below the round's 64"),
     ],
 )
 def test_bad_input_is_an_error_next_to_its_field(

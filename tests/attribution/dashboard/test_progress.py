@@ -89,3 +89,14 @@ def test_durations_in_words() -> None:
     assert describe_duration(42.4) == "42 s"
     assert describe_duration(150) == "2 min"
     assert describe_duration(3900) == "1 h 05 min"
+
+
+def test_growth_stages_are_told_in_words_with_no_fraction_that_would_go_back() -> None:
+    generating = overall_progress("grow generate c03", 0.5, position=2, n_contributors=20)
+    valuing = overall_progress("grow metrics", 1.0, position=None, n_contributors=20)
+
+    assert generating.fraction is None and valuing.fraction is None
+    assert generating.label == (
+        "Growing the banks to meet the payout tolerance: Generating images for contributor 3 of 20"
+    )
+    assert valuing.label.endswith("Valuing the contributors")

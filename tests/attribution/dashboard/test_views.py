@@ -569,6 +569,23 @@ def test_a_round_page_states_the_precision_reached_with_the_bank_noise(
     assert "the round's ±0.5 points are not met" in html
     assert "about 8,099 images per contributor would meet them" in html
     assert "Banks that drive the uncertainty: carol, alice." in html
+    assert "The banks grew" not in html
+
+
+def test_a_round_page_says_how_far_the_banks_grew(staff_client: Client) -> None:
+    round = make_succeeded_round(estimator="tolerance")
+    growth = "the banks grew from K = 64 to 1,024 samples per contributor, the round's allowance"
+    ValuationRound.objects.filter(pk=round.pk).update(
+        diagnostics={
+            "bank_noise": bank_noise_diagnostics(
+                samples_per_contributor=1024, requested_k=64, growth=growth
+            )
+        }
+    )
+
+    html = staff_client.get(reverse("round-dashboard", args=[round.pk])).content.decode()
+
+    assert "The banks grew from K = 64 to 1,024 samples per contributor" in html
 
 
 def test_an_audit_round_page_previews_no_payout(staff_client: Client) -> None:

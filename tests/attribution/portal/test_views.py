@@ -322,7 +322,24 @@ def test_statement_explains_metric_method_budget_and_efficiency(
                 "met": True,
             },
             ["it reached ±0.20 points, so it met that aim."],
-            ["sample images the model drew"],
+            ["sample images the model drew", "after drawing more"],
+        ),
+        (
+            {
+                "replicates": 20,
+                "samples_per_contributor": 256,
+                "bank_points": 0.2,
+                "combined_points": 0.24,
+                "required_k": 230,
+                "met": True,
+                "requested_k": 64,
+                "growth": "the banks grew from K = 64 to 256 samples per contributor",
+            },
+            [
+                "it reached ±0.24 points after drawing more sample images for everyone "
+                "(64 → 256 each), so it met that aim."
+            ],
+            [],
         ),
     ],
 )

@@ -242,8 +242,8 @@ def test_a_frozen_config_reads_back_equal_from_its_json() -> None:
 def test_a_config_of_an_unknown_version_is_refused_with_a_clear_error() -> None:
     data = freeze_config(make_round(("alice", "bob"))).to_json()
 
-    with pytest.raises(RoundConfigError, match="version 4, which this installation cannot read"):
-        RoundConfig.from_json({**data, "version": 4})
+    with pytest.raises(RoundConfigError, match="version 5, which this installation cannot read"):
+        RoundConfig.from_json({**data, "version": 5})
     with pytest.raises(RoundConfigError, match=r"incomplete or malformed.*'metric'"):
         RoundConfig.from_json({key: value for key, value in data.items() if key != "metric"})
     with pytest.raises(RoundConfigError, match="no frozen configuration"):
@@ -269,13 +269,34 @@ def test_a_version_1_config_reads_with_the_new_model_settings_at_their_defaults(
 def test_a_version_2_config_reads_with_the_default_tolerance_and_keeps_its_json() -> None:
     data = freeze_config(make_round(("alice", "bob"), payout_tolerance="0.5")).to_json()
     assert data["payout_tolerance"] == 0.5
-    old = {key: value for key, value in {**data, "version": 2}.items() if key != "payout_tolerance"}
+    newer = ("payout_tolerance", "max_samples")
+    old = {key: value for key, value in {**data, "version": 2}.items() if key not in newer}
 
     config = RoundConfig.from_json(old)
 
     assert config.payout_tolerance == 0.25
     assert config.to_json() == old
     assert config_hash(config) == config_hash(old)
+
+
+def test_a_version_3_config_reads_as_never_growing_and_keeps_its_json() -> None:
+    data = freeze_config(make_round(("alice", "bob"), max_samples=256)).to_json()
+    assert (data["version"], data["max_samples"]) == (4, 256)
+    old = {key: value for key, value in {**data, "version": 3}.items() if key != "max_samples"}
+
+    config = RoundConfig.from_json(old)
+
+    assert config.max_samples is None
+    assert config.to_json() == old
+    assert config_hash(config) == config_hash(old)
+    assert RoundConfig.from_json(data).max_samples == 256
+
+
+def test_a_growth_allowance_below_the_bank_size_is_refused_at_start() -> None:
+    with pytest.raises(RoundConfigError, match="below the round's 64 samples"):
+        freeze_config(make_round(("alice", "bob"), n_samples=64, max_samples=32))
+    with pytest.raises(RoundConfigError, match="needs their noise measured"):
+        freeze_config(make_round(("carol", "dave"), max_samples=256, n_bootstrap=0))
 
 
 def test_a_worker_fails_a_round_whose_config_it_cannot_read() -> None:
