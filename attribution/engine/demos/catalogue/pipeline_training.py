@@ -36,7 +36,7 @@ class PipelineRecipe:
     vae_learning_rate: float = 2e-3
     kl_weight: float = 1e-5
     unet_widths: tuple[int, ...] = (32, 64)
-    unet_steps: int = 2500
+    unet_steps: int = 5000
     unet_learning_rate: float = 1e-3
     batch_size: int = 32
     n_train_steps: int = 1000

@@ -27,7 +27,7 @@ from tests.engine.demos.catalogue.conftest import TINY
 def test_the_cli_defaults_are_the_shipped_recipe() -> None:
     args = build_parser().parse_args(["train-fashion-catalogue", "--output", "out"])
     assert args.clip_steps == ClipRecipe().steps
-    assert (args.vae_steps, args.unet_steps) == (PipelineRecipe().vae_steps, 2500)
+    assert (args.vae_steps, args.unet_steps) == (PipelineRecipe().vae_steps, 5000)
     assert args.run.__name__ == "run_train_fashion_catalogue"
 
 
