@@ -184,12 +184,17 @@ def run_catalogue_reference(args: argparse.Namespace) -> int:
         store=ArtefactStore(args.cache),
         progress=TerminalProgress(),
     )
+    names = {
+        "surrogate": f"surrogate (budget {args.budget})",
+        "tolerance": "default round (±0.25 pp)",
+    }
     for c in comparisons:
         print(
-            f"{c.metric}: surrogate (budget {args.budget}) vs permutation reference "
+            f"{c.metric}: {names.get(c.estimator, c.estimator)} vs permutation reference "
             f"({c.reference_evaluations} evaluations): relative L2 error "
-            f"{c.relative_l2_error:.3f}, Spearman {c.spearman:.3f}; the reference's own "
-            f"relative standard error {c.reference_relative_stderr:.3f} "
+            f"{c.relative_l2_error:.3f}, worst share error {c.worst_share_points:.3f} pp, "
+            f"Spearman {c.spearman:.3f}; the reference's own relative standard error "
+            f"{c.reference_relative_stderr:.3f}, worst {c.reference_share_points:.3f} pp "
             f"({c.surrogate_seconds:.0f} s vs {c.reference_seconds:.0f} s)"
         )
     return 0

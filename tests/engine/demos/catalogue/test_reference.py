@@ -27,8 +27,13 @@ def test_reference_compares_the_estimates_on_the_same_game(
         metrics=("clip_diversity",),  # random tiny weights flag no logo: a constant game
         store=ArtefactStore(tmp_path / "cache"),
     )
-    assert [c.metric for c in comparisons] == ["clip_diversity"]
+    assert [(c.metric, c.estimator) for c in comparisons] == [
+        ("clip_diversity", "tolerance"),
+        ("clip_diversity", "surrogate"),
+    ]
     for comparison in comparisons:
+        assert comparison.worst_share_points >= 0
+        assert comparison.reference_share_points > 0
         assert comparison.reference_evaluations <= 2000
         assert comparison.relative_l2_error >= 0
         assert comparison.reference_relative_stderr > 0
