@@ -11,10 +11,11 @@ A round does what ``run_round`` does with a growth allowance (``--cap``): the de
 (to the tolerance, the catalog's ``tolerance`` entry) and the bank bootstrap at K = 64, the
 growth decision (``decide_growth``), then the same valuation and bootstrap on the grown banks. The
 banks grow in whole chunks here (the decided K rounded up to a multiple of 64, at most the
-half's samples). It prints, per metric and split: the K the first measurement asked for and the K
-reached, the achieved precision, the worst share error against the reference, and how often the
-difference round − reference lies within z·√(se_round² + sd_ref²) (nominal 95%); and the same
-for the round that does not grow (K = 64).
+half's samples; when both splits' rounds grow to the whole half they compare the same two
+banks, and the output says so). It prints, per metric and split: the K the first measurement
+asked for and the K reached, the achieved precision, the worst share error against the
+reference, and how often the difference round − reference lies within z·√(se_round² + sd_ref²)
+(nominal 95%); and the same for the round that does not grow (K = 64).
 
     PYTHONPATH=. .venv/bin/python bench/digits_banks.py --chunks 20   # the chunks first
     PYTHONPATH=. .venv/bin/python bench/money_growth.py               # cap 640 (half of 20)
@@ -196,6 +197,11 @@ def run(args: argparse.Namespace) -> None:
                     f"reference {row.worst_error_points:.3f} pp; difference within its interval "
                     f"for {row.covered:.0%}; valuation + bootstrap {row.seconds:.1f} s"
                 )
+        if all(after.k == CHUNK * half for _, after, _ in rows):
+            print(
+                "  (both grown rounds used their whole half: the two splits then compare the same "
+                "two banks, so their grown rows are one measurement, not two)"
+            )
         extra = sum(after.k - CHUNK for _, after, _ in rows) / len(rows)
         minutes = extra * len(sizes) * SECONDS_PER_SAMPLE / 60
         print(

@@ -75,7 +75,7 @@ class RoundForm(forms.ModelForm):
             "model_version": "Model version",
             "budget": "Budget (coalitions)",
             "n_samples": "Images per contributor",
-            "max_samples": "Grow to at most (images per contributor)",
+            "max_samples": "Grow the banks up to (images per contributor)",
             "n_bootstrap": "Bootstrap resamples",
             "payout_tolerance": "Payout tolerance (± points of the pool)",
             "pool": "Payout pool",
@@ -87,8 +87,10 @@ class RoundForm(forms.ModelForm):
             "offer it.",
             "budget": "How many coalitions the estimator may evaluate (more: tighter values).",
             "n_samples": "Images generated per contributor (the bank).",
-            "max_samples": "If the measured noise says the tolerance needs more images, draw "
-            "more for everyone up to this many and value again. Empty: never grow.",
+            "max_samples": "If the measured noise says the tolerance needs more images than "
+            "'Images per contributor', draw more for every contributor, up to this many, and "
+            "value again (more generation time). Empty: never grow; the round reports how many "
+            "it would need.",
             "n_bootstrap": "Resamples of the banks (and surrogate refits) for the confidence "
             "intervals (0: none).",
             "payout_tolerance": "Every share within ± this many percentage points of the pool, "

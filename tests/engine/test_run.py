@@ -394,7 +394,8 @@ def test_a_round_grows_every_bank_to_the_k_its_tolerance_needs_and_values_again(
     result = growth_round(backend, max_samples=10_000, stages=stages, points=40.0)
 
     decision = result.growth
-    assert decision is not None and decision.grows
+    assert decision is not None
+    assert decision.grows
     assert decision.to_k == decision.required_k > N_SAMPLES  # the tight tolerance needs more
     first, extra = backend.calls[:3], backend.calls[3:]
     assert [n for _, n, _ in first] == [N_SAMPLES] * 3
@@ -403,9 +404,11 @@ def test_a_round_grows_every_bank_to_the_k_its_tolerance_needs_and_values_again(
     assert extra[0][2] != first[0][2]
     assert growth_seed(0) != 0
     noise = result.valuations["entropy"].noise
-    assert noise is not None and noise.noise is not None
+    assert noise is not None
+    assert noise.noise is not None
     assert noise.noise.n_samples.min() == decision.to_k  # measured on the grown banks
-    assert "grow banks" in stages and "grow metrics" in stages
+    assert "grow banks" in stages
+    assert "grow metrics" in stages
     assert stages.index("grow banks") > stages.index("metrics")
 
 
@@ -423,7 +426,8 @@ def test_growth_is_capped_by_the_allowance_and_the_first_samples_stay_the_same()
 
     decision = capped.growth
     assert decision is not None
-    assert decision.to_k == N_SAMPLES + 2 and decision.capped
+    assert decision.to_k == N_SAMPLES + 2
+    assert decision.capped
     assert capped.statistics.n_samples.tolist() == [N_SAMPLES + 2] * 3
     # the grown banks begin with exactly the draws of the round without growth
     assert grown_backend.calls[:3] == plain_backend.calls

@@ -95,7 +95,8 @@ def test_growth_stages_are_told_in_words_with_no_fraction_that_would_go_back() -
     generating = overall_progress("grow generate c03", 0.5, position=2, n_contributors=20)
     valuing = overall_progress("grow metrics", 1.0, position=None, n_contributors=20)
 
-    assert generating.fraction is None and valuing.fraction is None
+    assert generating.fraction is None
+    assert valuing.fraction is None
     assert generating.label == (
         "Growing the banks to meet the payout tolerance: Generating images for contributor 3 of 20"
     )
