@@ -366,6 +366,7 @@ def test_a_statement_without_a_bank_noise_measurement_says_nothing_of_it(
     html = page(bob_client, f"/credit/{round.pk}/")
 
     assert "The round aimed to put" not in html
+    assert "Share of the pool: your value divided by" in html  # a paid round explains its share
 
 
 def test_statement_shows_value_ci_rank_share_payout_and_policy(
@@ -630,3 +631,4 @@ def test_an_audit_round_statement_states_no_precision_in_points_of_a_pool(
     html = page(client, f"/credit/{round.pk}/")
 
     assert "The round aimed to put" not in html
+    assert "Share of the pool: your value divided by" not in html  # nothing is shared
