@@ -307,12 +307,8 @@ def run_round(
     sizes = [c.size for c in contributors]
 
     def value_all(
-        banks: Sequence[Images],
-        features: Sequence[Features],
-        progress: Progress | None,
-        label: str = "value",
+        samples: BankSamples, progress: Progress | None, label: str = "value"
     ) -> tuple[BankStatistics, dict[str, Valuation]]:
-        samples = bank_samples(banks, features, scorers)
         statistics = statistics_of(samples)
         valuations = {}
         for index, (name, metric) in enumerate(metrics.items()):
@@ -332,7 +328,8 @@ def run_round(
             report(progress, "metrics", index + 1, len(metrics))
         return statistics, valuations
 
-    statistics, valuations = value_all(banks, features, progress)
+    samples = bank_samples(banks, features, scorers)
+    statistics, valuations = value_all(samples, progress)
     decision = None
     if growth is not None:
         plans = [v.noise.plan if v.noise is not None else None for v in valuations.values()]
@@ -351,13 +348,10 @@ def run_round(
             extra_features = featurize_banks(
                 extra, extra_inputs, featurizer, store=store, progress=grown
             )
+            # Only the new samples are scored; the first K keep the rows already computed.
+            samples = samples.followed_by(bank_samples(extra, extra_features, scorers))
             timings["grow"] = time.perf_counter() - start
-            banks = [np.concatenate(pair) for pair in zip(banks, extra, strict=True)]
-            features = [
-                concatenate_features(first, second)
-                for first, second in zip(features, extra_features, strict=True)
-            ]
-            statistics, valuations = value_all(banks, features, grown, "revalue")
+            statistics, valuations = value_all(samples, grown, "revalue")
     return RoundResult(
         [c.key for c in contributors], statistics, valuations, timings, growth=decision
     )
@@ -370,16 +364,6 @@ GROWTH_STAGE = "grow"
 def growth_seed(seed: int) -> int:
     """The seed of the samples a round adds when its banks grow (distinct from the round's)."""
     return contributor_seed(seed, "#bank growth")
-
-
-def concatenate_features(first: Features, second: Features) -> Features:
-    """The features of two banks of the same contributor, one after the other."""
-    probabilities = (
-        None
-        if first.probabilities is None or second.probabilities is None
-        else np.concatenate([first.probabilities, second.probabilities])
-    )
-    return Features(probabilities, np.concatenate([first.embeddings, second.embeddings]))
 
 
 def _prefixed_all(progress: Progress | None, prefix: str) -> Progress | None:

@@ -114,6 +114,25 @@ class BankSamples:
             scores={name: pick(entries) for name, entries in self.scores.items()} or None,
         )
 
+    def followed_by(self, more: BankSamples) -> BankSamples:
+        """Every contributor's rows followed by its rows in ``more`` (a bank grown by a second
+        draw); both must hold the same fields for the same contributors."""
+        if self._fields().keys() != more._fields().keys():
+            raise EngineInputError("grown bank samples must hold the same fields as the first.")
+
+        def join(first: Sequence[ArrayLike], second: Sequence[ArrayLike]) -> list[ArrayLike]:
+            return [np.concatenate([a, b]) for a, b in zip(first, second, strict=True)]
+
+        return BankSamples(
+            probabilities=None
+            if self.probabilities is None or more.probabilities is None
+            else join(self.probabilities, more.probabilities),
+            features=None
+            if self.features is None or more.features is None
+            else join(self.features, more.features),
+            scores={name: join(rows, more.scores[name]) for name, rows in self.scores.items()},
+        )
+
     def resample_rows(self, rng: np.random.Generator) -> list[RowIndex]:
         """One bootstrap draw: K_i row indices with replacement for each contributor i."""
         return [rng.integers(0, int(k), int(k)).astype(np.intp) for k in self.n_samples]

@@ -99,3 +99,22 @@ def test_n_bootstrap_below_two_is_refused() -> None:
     valuer = proxy_valuer(SIZES, METRIC, 0.0, ExactShapley)
     with pytest.raises(EngineInputError):
         bootstrap_bank_noise(draw_banks(5, np.random.default_rng(0)), valuer, n_bootstrap=1)
+
+
+def test_grown_bank_samples_are_each_contributors_rows_followed_by_the_new_ones() -> None:
+    first = BankSamples(
+        features=[np.zeros((2, 3)), np.ones((1, 3))], scores={"s": [np.zeros(2), np.ones(1)]}
+    )
+    more = BankSamples(
+        features=[np.full((1, 3), 5.0), np.full((2, 3), 7.0)],
+        scores={"s": [np.full(1, 5.0), np.full(2, 7.0)]},
+    )
+
+    grown = first.followed_by(more)
+
+    assert grown.n_samples.tolist() == [3, 3]
+    np.testing.assert_array_equal(np.asarray(grown.scores["s"][0]), [0.0, 0.0, 5.0])
+    np.testing.assert_array_equal(np.asarray(grown.features[1])[:, 0], [1.0, 7.0, 7.0])
+    assert grown.probabilities is None
+    with pytest.raises(EngineInputError, match="same fields"):
+        first.followed_by(BankSamples(features=[np.zeros((1, 3)), np.zeros((1, 3))]))
