@@ -132,8 +132,9 @@ class ValuationRound(models.Model):
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(100_000)],
         help_text="When the measured bank noise says the payout tolerance needs more samples "
-        "than 'n samples', draw more for every contributor, up to this many, and value again. "
-        "Blank: never grow (the round reports the size it would need).",
+        "than 'n samples', draw more for each contributor whose share needs them, up to this "
+        "many each, and value again. Blank: never grow (the round reports the size it would "
+        "need).",
     )
     n_bootstrap = models.PositiveIntegerField(default=20, validators=[MaxValueValidator(1000)])
     seed = models.PositiveBigIntegerField(default=0)

@@ -112,15 +112,21 @@ def generate_banks(
     contributors: Sequence[ContributorInput],
     backend: GenerationBackend[Any],
     *,
-    n_samples: int,
+    n_samples: int | Sequence[int],
     seed: int,
     store: ArtefactStore | None = None,
     progress: Progress | None = None,
 ) -> tuple[list[Images], list[dict[str, Any]]]:
-    """One bank per contributor, from the store when it has it; also each bank's cache inputs."""
+    """One bank per contributor, from the store when it has it; also each bank's cache inputs.
+
+    ``n_samples`` is every bank's size, or each contributor's.
+    """
+    counts = [n_samples] * len(contributors) if isinstance(n_samples, int) else list(n_samples)
+    if len(counts) != len(contributors):
+        raise EngineInputError(f"n_samples has {len(counts)} sizes for {len(contributors)} banks.")
     banks, inputs = [], []
     description = backend.describe()
-    for index, contributor in enumerate(contributors):
+    for index, (contributor, n_samples) in enumerate(zip(contributors, counts, strict=True)):
         bank_seed = contributor_seed(seed, contributor.key)
         key_inputs = {
             "backend": description,
@@ -130,7 +136,9 @@ def generate_banks(
         }
 
         def compute(
-            contributor: ContributorInput = contributor, bank_seed: int = bank_seed
+            contributor: ContributorInput = contributor,
+            bank_seed: int = bank_seed,
+            n_samples: int = n_samples,
         ) -> dict[str, Any]:
             return {
                 "images": backend.generate(
@@ -337,10 +345,12 @@ def run_round(
         if decision.grows:
             start = time.perf_counter()
             grown = _prefixed_all(progress, GROWTH_STAGE)
+            counts = decision.extra_samples(len(contributors))
+            growing = [j for j, count in enumerate(counts) if count > 0]
             extra, extra_inputs = generate_banks(
-                contributors,
+                [contributors[j] for j in growing],
                 backend,
-                n_samples=decision.to_k - n_samples,
+                n_samples=[counts[j] for j in growing],
                 seed=growth_seed(seed),
                 store=store,
                 progress=grown,
@@ -349,7 +359,9 @@ def run_round(
                 extra, extra_inputs, featurizer, store=store, progress=grown
             )
             # Only the new samples are scored; the first K keep the rows already computed.
-            samples = samples.followed_by(bank_samples(extra, extra_features, scorers))
+            samples = samples.followed_by(
+                bank_samples(extra, extra_features, scorers), positions=growing
+            )
             timings["grow"] = time.perf_counter() - start
             statistics, valuations = value_all(samples, grown, "revalue")
     return RoundResult(

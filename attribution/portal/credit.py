@@ -225,6 +225,11 @@ class Statement:
         return FIT_VERDICTS[-1][1]
 
     @property
+    def bank_sizes_display(self) -> str:
+        """The banks' sizes the noise was measured on: ``"64"`` or ``"64 to 640"``."""
+        return "—" if self.bank_noise is None else _bank_sizes(self.bank_noise)
+
+    @property
     def precision_sentence(self) -> str | None:
         """How precise every share of the round is, in words (None when not measured)."""
         noise = self.bank_noise
@@ -236,15 +241,27 @@ class Statement:
             f"±{self.round.payout_tolerance_display} percentage "
             f"points of the pool (95% confidence); it reached ±{achieved:.2f} points"
         )
-        grew = (
-            noise.requested_k is not None
-            and noise.samples_per_contributor is not None
-            and noise.samples_per_contributor > noise.requested_k
-        )
-        if grew:
+        largest = noise.largest_bank or noise.samples_per_contributor
+        grew = noise.requested_k is not None and largest is not None and largest > noise.requested_k
+        n_contributors = self.line.n_contributors
+        if (
+            grew
+            and noise.grown_contributors is not None
+            and (noise.grown_contributors < n_contributors)
+        ):
+            whom = (
+                "the contributor whose share was"
+                if noise.grown_contributors == 1
+                else f"the {noise.grown_contributors:,} contributors whose shares were"
+            )
+            sentence += (
+                f" after drawing more sample images for {whom} least certain "
+                f"({noise.requested_k:,} → up to {largest:,} each)"
+            )
+        elif grew:
             sentence += (
                 f" after drawing more sample images for everyone ({noise.requested_k:,} → "
-                f"{noise.samples_per_contributor:,} each)"
+                f"{largest:,} each)"
             )
         if noise.met:
             return sentence + ", so it met that aim."
@@ -252,7 +269,7 @@ class Statement:
         if noise.bank_points is not None and noise.bank_points >= 0.5 * achieved:
             sentence += (
                 ": most of the uncertainty comes from the sample images the model drew for each "
-                f"contributor ({noise.samples_per_contributor or 0:,} each)"
+                f"contributor ({_bank_sizes(noise)} each)"
             )
             if noise.required_k is not None:
                 sentence += f"; about {noise.required_k:,} each would meet it"
@@ -461,3 +478,10 @@ def _payouts(contributor: Contributor, batch_ids: list[int | None]) -> dict[int,
 
 def _plain(value: float | None) -> str:
     return "" if value is None else repr(value)
+
+
+def _bank_sizes(noise: BankNoiseReport) -> str:
+    """``"64"``, or ``"64 to 640"`` when a targeted growth left the banks of unequal sizes."""
+    smallest = noise.samples_per_contributor or 0
+    largest = noise.largest_bank or smallest
+    return f"{smallest:,}" if largest <= smallest else f"{smallest:,} to {largest:,}"

@@ -26,12 +26,14 @@ from marketplace.models import DataGroup, DataRecord, ModelVersion
 if TYPE_CHECKING:
     from attribution.models import ValuationRound
 
-CONFIG_VERSION = 4
-READABLE_VERSIONS = (1, 2, 3, 4)
+CONFIG_VERSION = 5
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 """Version 2 added the model's sampling, featurizer and reference settings; a version-1
 configuration (the built-in digits model only) reads with their defaults. Version 3 added the
 payout tolerance; older configurations read with the default (±0.25 pp). Version 4 added the
-bank growth allowance ``max_samples``; older configurations read as "never grow"."""
+bank growth allowance ``max_samples``; older configurations read as "never grow". Version 5
+(same fields) grows only the banks that drive the uncertainty, each to the size its own share
+needs; a version-4 round grows every bank to the largest need, as it did when it was frozen."""
 
 DEFAULT_PAYOUT_TOLERANCE = 0.25
 
@@ -109,8 +111,14 @@ class RoundConfig:
     payout_tolerance: float = DEFAULT_PAYOUT_TOLERANCE
     """± percentage points of the pool, at 95%, that every share must be within."""
     max_samples: int | None = None
-    """Grow every bank up to this many samples when the tolerance needs it (None: never)."""
+    """Grow the banks up to this many samples each when the tolerance needs it (None: never)."""
     version: int = CONFIG_VERSION
+
+    @property
+    def targeted_growth(self) -> bool:
+        """Growth tops up only the banks that drive the uncertainty (version 5 on); a version-4
+        round grows every bank to the largest need."""
+        return self.version >= 5
 
     @property
     def keys(self) -> list[str]:
@@ -151,7 +159,7 @@ class RoundConfig:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON the row stores (version 3 adds ``payout_tolerance`` to version 1's layout,
-        version 4 ``max_samples``)."""
+        version 4 ``max_samples``; version 5 has version 4's fields)."""
         contributors = []
         for contributor in self.contributors:
             entry: dict[str, Any] = {

@@ -64,7 +64,8 @@ class BankNoiseReport:
 
     Attributes:
         replicates: Bootstrap replicates over resampled banks (0 when not measured).
-        samples_per_contributor: K, the bank size the noise was measured at.
+        samples_per_contributor: K, the bank size the noise was measured at (the smallest,
+            when a targeted growth left the banks of different sizes).
         bank_points: The worst share's half-width from bank noise alone, pp of the pool.
         combined_points: With the estimation error too: the round's achieved precision.
         required_k: The K per contributor that meets the payout tolerance (None: none does
@@ -75,6 +76,11 @@ class BankNoiseReport:
         requested_k: The K the round was asked for, when it was allowed to grow its banks
             (``samples_per_contributor`` is then the K it reached).
         growth: Whether and how far the banks grew, in one sentence (None: growth not allowed).
+        largest_bank: The largest bank's size (None: not recorded, as in rounds stored before
+            targeted growth, whose banks were all ``samples_per_contributor``).
+        grown_contributors: How many contributors' banks grew (None: none grew, or not recorded).
+        required_total: Samples in all that meet the tolerance when each bank grows to its own
+            share's need, as a targeted growth does (None: not recorded or no size is enough).
     """
 
     replicates: int
@@ -87,6 +93,9 @@ class BankNoiseReport:
     reason: str
     requested_k: int | None = None
     growth: str | None = None
+    largest_bank: int | None = None
+    grown_contributors: int | None = None
+    required_total: int | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,12 @@ class Diagnostics:
             }
             if noise.growth is not None:
                 data["bank_noise"].update(requested_k=noise.requested_k, growth=noise.growth)
+            if noise.largest_bank is not None:
+                data["bank_noise"]["largest_bank"] = noise.largest_bank
+            if noise.grown_contributors is not None:
+                data["bank_noise"]["grown_contributors"] = noise.grown_contributors
+            if noise.required_total is not None:
+                data["bank_noise"]["required_total"] = noise.required_total
         return data
 
     @classmethod
@@ -242,4 +257,7 @@ def _bank_noise(value: object) -> BankNoiseReport | None:
         reason=str(value.get("reason", "")),
         requested_k=_integer(value.get("requested_k")),
         growth=str(value["growth"]) if isinstance(value.get("growth"), str) else None,
+        largest_bank=_integer(value.get("largest_bank")),
+        grown_contributors=_integer(value.get("grown_contributors")),
+        required_total=_integer(value.get("required_total")),
     )

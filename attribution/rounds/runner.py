@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from attribution.engine.profiles import RoundSpec
     from attribution.engine.run import ContributorInput, Valuation
     from attribution.engine.valuation.bank_growth import GrowthDecision
+    from attribution.engine.valuation.round_noise import RoundNoise
 
 EngineProgress = Callable[[str, int, int], None]
 
@@ -121,7 +122,7 @@ def run_engine(config: RoundConfig, progress: EngineProgress) -> RoundOutcome:
         )
         if measures_noise
         else None,
-        growth=BankGrowth(config.max_samples)
+        growth=BankGrowth(config.max_samples, targeted=config.targeted_growth)
         if measures_noise and config.max_samples is not None
         else None,
         store=ArtefactStore(settings.ENGINE_CACHE_DIR),
@@ -174,6 +175,11 @@ def outcome_of(
             samples_per_contributor=None
             if measured.noise is None
             else int(measured.noise.n_samples.min()),
+            largest_bank=None if measured.noise is None else int(measured.noise.n_samples.max()),
+            required_total=_required_total(measured),
+            grown_contributors=None
+            if growth is None or not growth.grows
+            else sum(count > 0 for count in growth.extra_samples(len(keys))),
             bank_points=_finite_or_none(measured.bank_points),
             combined_points=_finite_or_none(measured.combined_points),
             required_k=None if measured.plan is None else measured.plan.required_k,
@@ -242,3 +248,15 @@ class _WatchedBackend:
     def generate(self, *args: Any, **kwargs: Any) -> Any:
         self.generated = True
         return self.inner.generate(*args, **kwargs)
+
+
+def _required_total(measured: RoundNoise) -> int | None:
+    """Samples in all the tolerance needs when each bank grows to its own share's need (None:
+    not measured, or no size is enough)."""
+    if measured.plan is None or measured.noise is None:
+        return None
+    needs = [float(need) for need in measured.plan.per_contributor_k]
+    if not all(math.isfinite(need) for need in needs):
+        return None
+    sizes = [int(k) for k in measured.noise.n_samples]
+    return sum(max(k, math.ceil(need - 1e-9)) for k, need in zip(sizes, needs, strict=True))

@@ -6,6 +6,7 @@ featurizer is deterministic arithmetic on the pixels, so every test runs in well
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -214,6 +215,23 @@ def test_adding_a_contributor_leaves_everyone_elses_bank_unchanged() -> None:
     np.testing.assert_array_equal(after[2], before[1])
 
 
+def test_banks_can_have_a_size_per_contributor_and_each_keeps_its_own_seed() -> None:
+    uniform, uniform_inputs = generate_banks(
+        CONTRIBUTORS, make_backend(), n_samples=N_SAMPLES, seed=2
+    )
+
+    sized, inputs = generate_banks(
+        CONTRIBUTORS, make_backend(), n_samples=[1, N_SAMPLES, 3], seed=2
+    )
+
+    assert [len(bank) for bank in sized] == [1, N_SAMPLES, 3]
+    np.testing.assert_array_equal(sized[1], uniform[1])
+    assert inputs[1] == uniform_inputs[1]
+    assert [entry["n_samples"] for entry in inputs] == [1, N_SAMPLES, 3]  # its own cache entry
+    with pytest.raises(EngineInputError, match="2 sizes for 3 banks"):
+        generate_banks(CONTRIBUTORS, make_backend(), n_samples=[1, 2], seed=2)
+
+
 def test_changing_the_round_seed_changes_every_bank() -> None:
     first, _ = generate_banks(CONTRIBUTORS, make_backend(), n_samples=N_SAMPLES, seed=0)
     second, _ = generate_banks(CONTRIBUTORS, make_backend(), n_samples=N_SAMPLES, seed=1)
@@ -368,6 +386,7 @@ def growth_round(
     max_samples: int,
     stages: list[str] | None = None,
     points: float = 0.5,
+    targeted: bool = True,
 ) -> Any:
     from attribution.engine.valuation import PayoutTolerance
     from attribution.engine.valuation.bank_growth import BankGrowth
@@ -381,7 +400,7 @@ def growth_round(
         n_samples=N_SAMPLES,
         estimator=ExactShapley,
         noise=NoiseOptions(tolerance=PayoutTolerance(points), replicates=8, seed=1),
-        growth=BankGrowth(max_samples),
+        growth=BankGrowth(max_samples, targeted=targeted),
         progress=None if stages is None else (lambda stage, done, total: stages.append(stage)),
     )
 
@@ -391,7 +410,7 @@ def test_a_round_grows_every_bank_to_the_k_its_tolerance_needs_and_values_again(
 
     backend = make_backend()
     stages: list[str] = []
-    result = growth_round(backend, max_samples=10_000, stages=stages, points=40.0)
+    result = growth_round(backend, max_samples=10_000, stages=stages, points=40.0, targeted=False)
 
     decision = result.growth
     assert decision is not None
@@ -410,6 +429,28 @@ def test_a_round_grows_every_bank_to_the_k_its_tolerance_needs_and_values_again(
     assert "grow banks" in stages
     assert "grow metrics" in stages
     assert stages.index("grow banks") > stages.index("metrics")
+
+
+def test_targeted_growth_tops_up_each_bank_to_its_own_share_s_need_and_skips_the_rest() -> None:
+    backend = make_backend()
+    result = growth_round(backend, max_samples=10_000, points=40.0)
+
+    decision = result.growth
+    assert decision is not None
+    assert decision.grows
+    first = growth_round(make_backend(), max_samples=N_SAMPLES, points=40.0)
+    plan = first.valuations["entropy"].noise.plan
+    own_needs = [max(N_SAMPLES, math.ceil(k - 1e-9)) for k in plan.per_contributor_k]
+    assert list(decision.targets) == own_needs  # each bank to its own contributor's need
+    assert decision.to_k == max(own_needs) == decision.required_k
+    assert len(set(own_needs)) > 1  # the fake banks differ, so the needs do
+    extra = backend.calls[3:]
+    assert [n for _, n, _ in extra] == [k - N_SAMPLES for k in own_needs if k > N_SAMPLES]
+    assert result.statistics.n_samples.tolist() == own_needs
+    noise = result.valuations["entropy"].noise
+    assert noise.noise.n_samples.tolist() == own_needs  # measured on the banks as grown
+    assert noise.plan.measured_k == min(own_needs)
+    assert "new samples" in decision.reason
 
 
 def test_growth_is_capped_by_the_allowance_and_the_first_samples_stay_the_same() -> None:

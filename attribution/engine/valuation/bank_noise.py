@@ -114,14 +114,28 @@ class BankSamples:
             scores={name: pick(entries) for name, entries in self.scores.items()} or None,
         )
 
-    def followed_by(self, more: BankSamples) -> BankSamples:
+    def followed_by(self, more: BankSamples, positions: Sequence[int] | None = None) -> BankSamples:
         """Every contributor's rows followed by its rows in ``more`` (a bank grown by a second
-        draw); both must hold the same fields for the same contributors."""
+        draw); both must hold the same fields. ``more`` holds every contributor, or (with
+        ``positions``) the contributors at those positions, in that order: the others keep
+        their rows as they are."""
         if self._fields().keys() != more._fields().keys():
             raise EngineInputError("grown bank samples must hold the same fields as the first.")
+        n = len(self.n_samples)
+        at = list(range(n)) if positions is None else [int(p) for p in positions]
+        if len(set(at)) != len(at) or any(not 0 <= p < n for p in at):
+            raise EngineInputError(f"positions must be distinct contributors in 0..{n - 1}.")
+        if len(more.n_samples) != len(at):
+            raise EngineInputError(
+                f"the grown samples cover {len(more.n_samples)} contributors, not {len(at)}."
+            )
+        slot = {p: i for i, p in enumerate(at)}
 
         def join(first: Sequence[ArrayLike], second: Sequence[ArrayLike]) -> list[ArrayLike]:
-            return [np.concatenate([a, b]) for a, b in zip(first, second, strict=True)]
+            return [
+                np.concatenate([a, second[slot[j]]]) if j in slot else a
+                for j, a in enumerate(first)
+            ]
 
         return BankSamples(
             probabilities=None

@@ -57,6 +57,7 @@ def plan_bank_size(
     estimation_share_sd: ArrayLike | None = None,
     requested_k: int | None = None,
     kind: IntervalKind = "value",
+    measured_sizes: ArrayLike | None = None,
 ) -> BankSizePlan:
     """Size the banks for ``tolerance`` from bank noise measured at ``measured_k``.
 
@@ -69,6 +70,11 @@ def plan_bank_size(
         requested_k: A bank size to check against the tolerance.
         kind: ``"value"`` (the round's own interval) or ``"rerun"`` (agreement with an
             independent rerun, which doubles both variances).
+        measured_sizes: Shape (n,): each contributor's own bank size, when the banks differ
+            (a round that grew only some of them). Contributor i's need is then scaled from its
+            own K_i (its share's noise comes mostly from its own bank), and without
+            ``requested_k`` the prediction is the measured noise itself. ``measured_k`` is then
+            the smallest of them.
     """
     tolerance = tolerance or PayoutTolerance()
     bank = np.asarray(bank_share_sd, dtype=np.float64)
@@ -80,17 +86,23 @@ def plan_bank_size(
     for name, k in (("measured_k", measured_k), ("requested_k", requested_k)):
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
             raise EngineInputError(f"{name} must be a positive integer, got {k!r}.")
+    if measured_sizes is None:
+        sizes = np.full(bank.shape, float(measured_k))
+    else:
+        sizes = np.asarray(measured_sizes, dtype=np.float64)
+        if sizes.shape != bank.shape or not np.isfinite(sizes).all() or (sizes < 1).any():
+            raise EngineInputError(f"measured_sizes must be {bank.shape} positive bank sizes.")
     factor = 2.0 if kind == "rerun" else 1.0
     target = tolerance.share_stderr**2 / factor
     room = target - est**2
     with np.errstate(divide="ignore", invalid="ignore"):
-        needed = np.where(room > 0, measured_k * bank**2 / room, np.inf)
+        needed = np.where(room > 0, sizes * bank**2 / room, np.inf)
     needed = np.where((bank == 0) & (room > 0), 1.0, needed)
     worst = float(needed.max())
     required = None if math.isinf(worst) else max(1, math.ceil(worst - 1e-9))
-    at = measured_k if requested_k is None else requested_k
+    at = sizes if requested_k is None else float(requested_k)
     predicted = tolerance.half_width_points(
-        float(np.sqrt(factor * (bank**2 * measured_k / at + est**2)).max())
+        float(np.sqrt(factor * (bank**2 * sizes / at + est**2)).max())
     )
     miss = predicted - tolerance.percentage_points
     if required is None:
@@ -101,7 +113,7 @@ def plan_bank_size(
     else:
         reason = (
             f"K = {required:,} samples per contributor meets ±{tolerance.percentage_points} pp "
-            f"at {tolerance.level:.0%} (noise measured at K = {measured_k:,})"
+            f"at {tolerance.level:.0%} (noise measured at K = {_sizes_text(sizes)})"
         )
     if requested_k is not None:
         reason += f"; the requested K = {requested_k:,} gives ±{predicted:.3f} pp, " + (
@@ -117,3 +129,9 @@ def plan_bank_size(
         meets=miss <= 0,
         reason=reason,
     )
+
+
+def _sizes_text(sizes: NDArray[np.float64]) -> str:
+    """``"64"`` for equal banks, ``"64–640"`` for banks of different sizes."""
+    low, high = int(sizes.min()), int(sizes.max())
+    return f"{low:,}" if low == high else f"{low:,}–{high:,}"

@@ -253,8 +253,15 @@ def _report(
             seconds=time.perf_counter() - started,
         )
     share_est = est / abs(total)
+    sizes = noise.n_samples
+    equal = bool((sizes == k).all())
     plan = plan_bank_size(
-        noise.share_sd, k, tolerance, estimation_share_sd=share_est, requested_k=k
+        noise.share_sd,
+        k,
+        tolerance,
+        estimation_share_sd=share_est,
+        requested_k=k if equal else None,
+        measured_sizes=None if equal else sizes,
     )
     order = np.argsort(-plan.per_contributor_k, kind="stable")
     drivers = tuple(int(i) for i in order[: min(DRIVERS, n)])
@@ -268,7 +275,8 @@ def _report(
         drivers=drivers,
         replicate_estimator=name,
         reason=(
-            f"bank noise measured over {options.replicates} resampled banks of K = {k:,} "
+            f"bank noise measured over {options.replicates} resampled banks of K = "
+            f"{k:,}{'' if equal else f'–{int(sizes.max()):,}'} "
             f"({name} replicates): ±{bank_points:.3f} pp alone, ±{plan.predicted_points:.3f} pp "
             f"with the estimation error; {plan.reason}"
         ),

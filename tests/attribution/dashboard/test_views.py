@@ -553,6 +553,7 @@ def test_a_round_page_states_the_precision_reached_with_the_bank_noise(
         "bank_points": 2.7,
         "combined_points": 2.81,
         "required_k": 8099,
+        "required_total": 31_500,
         "met": False,
         "drivers": ["carol", "alice"],
         "reason": "bank noise measured over 20 resampled banks",
@@ -568,6 +569,7 @@ def test_a_round_page_states_the_precision_reached_with_the_bank_noise(
     assert "every share within ±2.81 points at 95%" in html
     assert "the round's ±0.5 points are not met" in html
     assert "about 8,099 images per contributor would meet them" in html
+    assert "(about 31,500 in all if only the banks that need more grow)" in html
     assert "Banks that drive the uncertainty: carol, alice." in html
     assert "The banks grew" not in html
 

@@ -341,6 +341,28 @@ def test_statement_explains_metric_method_budget_and_efficiency(
             ],
             [],
         ),
+        (
+            {
+                "replicates": 20,
+                "samples_per_contributor": 64,
+                "largest_bank": 900,
+                "grown_contributors": 2,
+                "bank_points": 0.5,
+                "combined_points": 0.6,
+                "required_k": 1_200,
+                "met": False,
+                "requested_k": 64,
+                "growth": "the banks of the 2 of 3 contributors whose shares needed more samples "
+                "grew",
+            },
+            [
+                "it reached ±0.60 points after drawing more sample images for the 2 contributors "
+                "whose shares were least certain (64 → up to 900 each), so it did not meet",
+                "drew for each contributor (64 to 900 each); about 1,200 each would meet it",
+                "over 20 resamples of each contributor's 64 to 900 sample images",
+            ],
+            ["for everyone"],
+        ),
     ],
 )
 def test_statement_says_how_precise_the_round_is_with_the_bank_noise(

@@ -242,8 +242,8 @@ def test_a_frozen_config_reads_back_equal_from_its_json() -> None:
 def test_a_config_of_an_unknown_version_is_refused_with_a_clear_error() -> None:
     data = freeze_config(make_round(("alice", "bob"))).to_json()
 
-    with pytest.raises(RoundConfigError, match="version 5, which this installation cannot read"):
-        RoundConfig.from_json({**data, "version": 5})
+    with pytest.raises(RoundConfigError, match="version 6, which this installation cannot read"):
+        RoundConfig.from_json({**data, "version": 6})
     with pytest.raises(RoundConfigError, match=r"incomplete or malformed.*'metric'"):
         RoundConfig.from_json({key: value for key, value in data.items() if key != "metric"})
     with pytest.raises(RoundConfigError, match="no frozen configuration"):
@@ -281,7 +281,7 @@ def test_a_version_2_config_reads_with_the_default_tolerance_and_keeps_its_json(
 
 def test_a_version_3_config_reads_as_never_growing_and_keeps_its_json() -> None:
     data = freeze_config(make_round(("alice", "bob"), max_samples=256)).to_json()
-    assert (data["version"], data["max_samples"]) == (4, 256)
+    assert (data["version"], data["max_samples"]) == (5, 256)
     old = {key: value for key, value in {**data, "version": 3}.items() if key != "max_samples"}
 
     config = RoundConfig.from_json(old)
@@ -290,6 +290,19 @@ def test_a_version_3_config_reads_as_never_growing_and_keeps_its_json() -> None:
     assert config.to_json() == old
     assert config_hash(config) == config_hash(old)
     assert RoundConfig.from_json(data).max_samples == 256
+
+
+def test_a_version_4_config_grows_every_bank_and_a_version_5_config_only_the_drivers() -> None:
+    data = freeze_config(make_round(("alice", "bob"), max_samples=256)).to_json()
+    old = {**data, "version": 4}
+
+    config = RoundConfig.from_json(old)
+
+    assert config.max_samples == 256
+    assert not config.targeted_growth
+    assert config.to_json() == old  # same fields: only the version (and so the hash) differs
+    assert config_hash(config) == config_hash(old) != config_hash(data)
+    assert RoundConfig.from_json(data).targeted_growth
 
 
 def test_a_growth_allowance_below_the_bank_size_is_refused_at_start() -> None:

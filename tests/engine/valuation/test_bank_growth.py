@@ -10,6 +10,14 @@ from attribution.engine.valuation.bank_growth import BankGrowth, decide_growth
 from attribution.engine.valuation.bank_size import BankSizePlan, plan_bank_size
 
 
+def plans_for(needs: list[int]) -> BankSizePlan:
+    """A plan in which contributor i's own share needs ``needs[i]`` samples."""
+    from attribution.engine.valuation.tolerance import PayoutTolerance
+
+    t = PayoutTolerance().share_stderr
+    return plan_bank_size(t * np.sqrt(np.array(needs) / 64) * (1 - 1e-12), 64)
+
+
 def plan(required_k: int | None) -> BankSizePlan:
     """A plan whose tolerance needs ``required_k`` samples (None: estimation alone misses)."""
     if required_k is None:
@@ -43,6 +51,41 @@ def test_the_largest_need_over_the_metrics_sets_the_size() -> None:
     decision = decide_growth([plan(100), None, plan(400)], 64, BankGrowth(10_000))
 
     assert decision.to_k == 400
+
+
+def test_targeted_growth_tops_up_each_bank_to_its_own_need_within_the_allowance() -> None:
+    decision = decide_growth([plans_for([300, 50, 1_000])], 64, BankGrowth(600))
+
+    assert decision.targets == (300, 64, 600)  # 50 needs no more; 1,000 stops at the allowance
+    assert (decision.to_k, decision.required_k, decision.capped) == (600, 1_000, True)
+    assert decision.extra_samples(3) == [236, 0, 536]
+    assert "2 of 3 contributors" in decision.reason
+    assert "between 300 and 600 samples" in decision.reason
+    assert "772 new samples" in decision.reason
+    assert "would have drawn 1,608" in decision.reason  # 3 × (600 − 64)
+
+
+def test_a_contributor_s_need_is_the_largest_over_the_metrics() -> None:
+    decision = decide_growth(
+        [plans_for([100, 400]), None, plans_for([300, 50])], 64, BankGrowth(10_000)
+    )
+
+    assert decision.targets == (300, 400)
+    assert not decision.capped
+
+
+def test_uniform_growth_grows_every_bank_to_the_largest_need() -> None:
+    decision = decide_growth([plans_for([300, 50, 1_000])], 64, BankGrowth(600, targeted=False))
+
+    assert decision.targets == ()
+    assert decision.to_k == 600
+    assert decision.extra_samples(3) == [536, 536, 536]
+    assert "from K = 64 to 600 samples per contributor" in decision.reason
+
+
+def test_plans_over_different_contributors_are_refused() -> None:
+    with pytest.raises(EngineInputError, match="different contributors"):
+        decide_growth([plans_for([300, 50]), plans_for([300])], 64, BankGrowth(600))
 
 
 @pytest.mark.parametrize(

@@ -118,3 +118,19 @@ def test_grown_bank_samples_are_each_contributors_rows_followed_by_the_new_ones(
     assert grown.probabilities is None
     with pytest.raises(EngineInputError, match="same fields"):
         first.followed_by(BankSamples(features=[np.zeros((1, 3)), np.zeros((1, 3))]))
+
+
+def test_a_targeted_growth_extends_only_the_banks_at_the_given_positions() -> None:
+    first = BankSamples(scores={"s": [np.zeros(2), np.ones(1), np.full(2, 2.0)]})
+    more = BankSamples(scores={"s": [np.full(3, 9.0)]})
+
+    grown = first.followed_by(more, positions=[1])
+
+    assert grown.n_samples.tolist() == [2, 4, 2]
+    np.testing.assert_array_equal(np.asarray(grown.scores["s"][1]), [1.0, 9.0, 9.0, 9.0])
+    np.testing.assert_array_equal(np.asarray(grown.scores["s"][2]), [2.0, 2.0])
+    for positions in ([3], [1, 1]):
+        with pytest.raises(EngineInputError, match="positions"):
+            first.followed_by(more, positions=positions)
+    with pytest.raises(EngineInputError, match="cover 1 contributors, not 2"):
+        first.followed_by(more, positions=[0, 2])

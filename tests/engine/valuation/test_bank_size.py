@@ -54,3 +54,20 @@ def test_bad_inputs_are_refused() -> None:
         plan_bank_size(np.array([-1.0]), 64)
     with pytest.raises(EngineInputError):
         plan_bank_size(np.array([T]), 0)
+
+
+def test_banks_of_different_sizes_scale_each_need_from_its_own_bank() -> None:
+    plan = plan_bank_size(
+        np.array([T, 2 * T, T]), 64, TOLERANCE, measured_sizes=np.array([64, 100, 400])
+    )
+
+    np.testing.assert_allclose(plan.per_contributor_k, [64, 400, 400])
+    assert plan.required_k == 400
+    assert plan.predicted_points == pytest.approx(0.5)  # the noise as measured: 2T at its K
+    assert "K = 64–400" in plan.reason
+
+
+@pytest.mark.parametrize("sizes", [[64, 0, 64], [64, 64], [64, float("nan"), 64]])
+def test_bank_sizes_must_be_one_positive_size_per_contributor(sizes: list[float]) -> None:
+    with pytest.raises(EngineInputError, match="measured_sizes"):
+        plan_bank_size(np.array([T, T, T]), 64, TOLERANCE, measured_sizes=np.array(sizes))
