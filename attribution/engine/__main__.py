@@ -2,12 +2,17 @@
 
 ``demo`` prints exact and estimated values side by side on a game with known Shapley values.
 ``estimate`` values a user's own CSV table of coalitions and utilities (see ``table``).
+
+Every command runs torch and BLAS on ``--threads`` threads (default: ``OMP_NUM_THREADS`` when it
+is set, else one — see docs/engineering.md: on a small shared machine two threads per process run
+the engine's small models many times slower than one).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -206,6 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch and BLAS threads (default: OMP_NUM_THREADS if set, else 1)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="compare every estimator with exact values")
     demo.add_argument(
@@ -296,9 +307,33 @@ def add_train_fashion_catalogue(commands: argparse._SubParsersAction[Any]) -> No
     catalogue.set_defaults(run=run_train_fashion_catalogue)
 
 
+def thread_count(requested: int | None) -> int:
+    """The threads a command runs on: ``--threads``, else ``OMP_NUM_THREADS``, else 1."""
+    if requested is not None:
+        if requested < 1:
+            raise EngineInputError(f"--threads must be at least 1, got {requested}.")
+        return requested
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "1")))
+    except ValueError:
+        return 1
+
+
+def limit_threads(threads: int) -> None:
+    """Run torch (when a command loads it) and the BLAS libraries on ``threads`` threads."""
+    from threadpoolctl import threadpool_limits
+
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(threads)  # read by torch and libraries that load later
+    threadpool_limits(limits=threads)  # the BLAS already loaded with numpy
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        limit_threads(thread_count(args.threads))
         code: int = args.run(args)
     except EngineInputError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from attribution.engine import EngineInputError
 from attribution.engine.__main__ import main
 from attribution.engine.games.known import UnanimityGame
 
@@ -258,3 +260,30 @@ def test_python_dash_m_runs_the_demo() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "surrogate+bc" in result.stdout
+
+
+def test_commands_run_on_one_thread_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from attribution.engine.__main__ import limit_threads, thread_count
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert thread_count(None) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert thread_count(None) == 3
+    assert thread_count(2) == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "many")
+    assert thread_count(None) == 1
+    with pytest.raises(EngineInputError, match="--threads"):
+        thread_count(0)
+    for name in ("MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.setenv(name, "4")  # monkeypatch restores all three afterwards
+
+    limit_threads(1)
+
+    assert [os.environ[name] for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")] == ["1", "1"]
+
+
+def test_a_thread_count_below_one_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--threads", "0", "demo"]) == 2
+    assert "--threads must be at least 1" in capsys.readouterr().err
