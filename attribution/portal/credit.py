@@ -261,7 +261,7 @@ class Statement:
         elif grew:
             sentence += (
                 f" after drawing more sample images for everyone ({noise.requested_k:,} → "
-                f"{largest:,} each)"
+                f"{_bank_sizes(noise)} each)"
             )
         if noise.met:
             return sentence + ", so it met that aim."

@@ -387,6 +387,7 @@ def growth_round(
     stages: list[str] | None = None,
     points: float = 0.5,
     targeted: bool = True,
+    floor: float = 0.0,
 ) -> Any:
     from attribution.engine.valuation import PayoutTolerance
     from attribution.engine.valuation.bank_growth import BankGrowth
@@ -400,7 +401,7 @@ def growth_round(
         n_samples=N_SAMPLES,
         estimator=ExactShapley,
         noise=NoiseOptions(tolerance=PayoutTolerance(points), replicates=8, seed=1),
-        growth=BankGrowth(max_samples, targeted=targeted),
+        growth=BankGrowth(max_samples, targeted=targeted, floor=floor),
         progress=None if stages is None else (lambda stage, done, total: stages.append(stage)),
     )
 
@@ -451,6 +452,10 @@ def test_targeted_growth_tops_up_each_bank_to_its_own_share_s_need_and_skips_the
     assert noise.noise.n_samples.tolist() == own_needs  # measured on the banks as grown
     assert noise.plan.measured_k == min(own_needs)
     assert "new samples" in decision.reason
+    floored = growth_round(make_backend(), max_samples=10_000, points=40.0, floor=0.5)
+    assert floored.growth is not None
+    floor = math.ceil(0.5 * max(own_needs))
+    assert list(floored.growth.targets) == [max(floor, k) for k in own_needs]
 
 
 def test_growth_is_capped_by_the_allowance_and_the_first_samples_stay_the_same() -> None:

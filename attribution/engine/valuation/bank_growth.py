@@ -28,23 +28,37 @@ from dataclasses import dataclass, field
 from attribution.engine.errors import EngineInputError
 from attribution.engine.valuation.bank_size import BankSizePlan
 
+DEFAULT_FLOOR = 0.25
+"""A targeted growth's banks grow to at least this fraction of its largest bank (chosen by
+``bench/money_growth.py``; see docs/money_grade.md)."""
+
 
 @dataclass(frozen=True)
 class BankGrowth:
     """How far a round may grow its banks: ``max_samples`` per contributor at most.
 
     ``targeted``: grow each bank to the K its own contributor's share needs (the default), or
-    (False) every bank to the largest need.
+    (False) every bank to the largest need. ``floor``: in a targeted growth every bank grows to
+    at least this fraction of the largest bank (a defensive share of the samples: a bank's need
+    is estimated from its first K samples, and a bank whose noise those samples underestimate —
+    a rare artefact none of them shows — would otherwise never be topped up).
     """
 
     max_samples: int
     targeted: bool = True
+    floor: float = DEFAULT_FLOOR
 
     def __post_init__(self) -> None:
         if isinstance(self.max_samples, bool) or not isinstance(self.max_samples, int):
             raise EngineInputError(f"max_samples must be an integer, got {self.max_samples!r}.")
         if self.max_samples < 1:
             raise EngineInputError(f"max_samples must be positive, got {self.max_samples}.")
+        if (
+            isinstance(self.floor, bool)
+            or not isinstance(self.floor, int | float)
+            or not 0.0 <= self.floor <= 1.0
+        ):
+            raise EngineInputError(f"floor must be a fraction in [0, 1], got {self.floor!r}.")
 
 
 @dataclass(frozen=True)
@@ -128,28 +142,30 @@ def decide_growth(
     if not growth.targeted:
         reason = f"the banks grew from K = {current_k:,} to {to_k:,} samples per contributor"
         return GrowthDecision(current_k, to_k, required, capped, reason + limit)
-    targets = _targets(measured, current_k, growth.max_samples)
+    floor = math.ceil(growth.floor * to_k)
+    targets = _targets(measured, current_k, growth.max_samples, floor)
     grown = sum(k > current_k for k in targets)
     added = sum(k - current_k for k in targets)
+    at_least = f" and at least {floor:,}" if floor > current_k else ""
     reason = (
-        f"the banks of the {grown:,} of {len(targets):,} contributors whose shares needed more "
-        f"samples grew from K = {current_k:,} to {_range_text(targets, current_k)}{limit}; "
-        f"{added:,} new samples, where growing every bank to {to_k:,} would have drawn "
+        f"the banks of {grown:,} of {len(targets):,} contributors grew from K = {current_k:,} to "
+        f"{_range_text(targets, current_k)}, each to the size its own share needs{at_least}"
+        f"{limit}; {added:,} new samples, where growing every bank to {to_k:,} would have drawn "
         f"{(to_k - current_k) * len(targets):,}"
     )
     return GrowthDecision(current_k, to_k, required, capped, reason, targets=tuple(targets))
 
 
-def _targets(plans: Sequence[BankSizePlan], current_k: int, cap: int) -> list[int]:
-    """Each contributor's bank size: its own share's largest need over the plans, within
-    [current_k, cap]."""
+def _targets(plans: Sequence[BankSizePlan], current_k: int, cap: int, floor: int) -> list[int]:
+    """Each contributor's bank size: its own share's largest need over the plans, at least
+    ``floor``, within [current_k, cap]."""
     sizes = {len(plan.per_contributor_k) for plan in plans}
     if len(sizes) != 1:
         raise EngineInputError("the metrics' bank-size plans cover different contributors.")
     targets = []
     for j in range(sizes.pop()):
         need = max(float(plan.per_contributor_k[j]) for plan in plans)
-        targets.append(min(cap, max(current_k, math.ceil(need - 1e-9))))
+        targets.append(min(cap, max(current_k, floor, math.ceil(need - 1e-9))))
     return targets
 
 

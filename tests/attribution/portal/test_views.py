@@ -352,8 +352,8 @@ def test_statement_explains_metric_method_budget_and_efficiency(
                 "required_k": 1_200,
                 "met": False,
                 "requested_k": 64,
-                "growth": "the banks of the 2 of 3 contributors whose shares needed more samples "
-                "grew",
+                "growth": "the banks of 2 of 3 contributors grew from K = 64 to between 200 "
+                "and 900 samples, each to the size its own share needs",
             },
             [
                 "it reached ±0.60 points after drawing more sample images for the 2 contributors "
@@ -362,6 +362,25 @@ def test_statement_explains_metric_method_budget_and_efficiency(
                 "over 20 resamples of each contributor's 64 to 900 sample images",
             ],
             ["for everyone"],
+        ),
+        (
+            {
+                "replicates": 20,
+                "samples_per_contributor": 225,
+                "largest_bank": 900,
+                "grown_contributors": 3,
+                "bank_points": 0.1,
+                "combined_points": 0.2,
+                "required_k": 900,
+                "met": True,
+                "requested_k": 64,
+                "growth": "the banks of 3 of 3 contributors grew",
+            },
+            [
+                "it reached ±0.20 points after drawing more sample images for everyone "
+                "(64 → 225 to 900 each), so it met that aim."
+            ],
+            ["least certain"],
         ),
     ],
 )

@@ -54,20 +54,38 @@ def test_the_largest_need_over_the_metrics_sets_the_size() -> None:
 
 
 def test_targeted_growth_tops_up_each_bank_to_its_own_need_within_the_allowance() -> None:
-    decision = decide_growth([plans_for([300, 50, 1_000])], 64, BankGrowth(600))
+    decision = decide_growth([plans_for([300, 50, 1_000])], 64, BankGrowth(600, floor=0.0))
 
     assert decision.targets == (300, 64, 600)  # 50 needs no more; 1,000 stops at the allowance
     assert (decision.to_k, decision.required_k, decision.capped) == (600, 1_000, True)
     assert decision.extra_samples(3) == [236, 0, 536]
-    assert "2 of 3 contributors" in decision.reason
-    assert "between 300 and 600 samples" in decision.reason
+    assert "the banks of 2 of 3 contributors grew" in decision.reason
+    assert "between 300 and 600 samples, each to the size its own share needs" in decision.reason
     assert "772 new samples" in decision.reason
     assert "would have drawn 1,608" in decision.reason  # 3 × (600 − 64)
+    assert "at least" not in decision.reason
+
+
+def test_a_targeted_growth_tops_every_bank_up_to_its_floor() -> None:
+    needs = plans_for([300, 50, 1_000, 70])
+
+    decision = decide_growth([needs], 64, BankGrowth(600))  # the default floor: a quarter
+
+    assert decision.targets == (300, 150, 600, 150)  # ceil(0.25 × 600) = 150 at least
+    assert "the banks of 4 of 4 contributors grew" in decision.reason
+    assert "and at least 150" in decision.reason
+    assert decide_growth([needs], 64, BankGrowth(600, floor=1.0)).targets == (600,) * 4
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, True, "half"])
+def test_the_floor_must_be_a_fraction(bad: object) -> None:
+    with pytest.raises(EngineInputError, match="floor"):
+        BankGrowth(100, floor=bad)  # type: ignore[arg-type]
 
 
 def test_a_contributor_s_need_is_the_largest_over_the_metrics() -> None:
     decision = decide_growth(
-        [plans_for([100, 400]), None, plans_for([300, 50])], 64, BankGrowth(10_000)
+        [plans_for([100, 400]), None, plans_for([300, 50])], 64, BankGrowth(10_000, floor=0.0)
     )
 
     assert decision.targets == (300, 400)
