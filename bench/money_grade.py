@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> None:
     tolerance = PayoutTolerance()
     sizes, metrics, empty = digits_setup()
     metrics = {name: metrics[name] for name in args.metrics}
-    chunks = available_chunks(args.banks)
+    chunks = available_chunks(args.banks)[: args.chunks]
     per_round = args.k // CHUNK
     if per_round * args.groups > len(chunks):
         raise SystemExit(
@@ -364,6 +364,12 @@ def summary(results: dict[str, dict[str, Rows]], args: argparse.Namespace) -> No
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--banks", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--chunks",
+        type=int,
+        default=20,
+        help="chunks on disk to use (the reference is all of them)",
+    )
     parser.add_argument("--k", type=int, default=64, help="samples per contributor per round")
     parser.add_argument("--groups", type=int, default=3, help="independent rounds")
     parser.add_argument("--budgets", default="512,2048", help="estimator budgets, comma-separated")
