@@ -258,10 +258,15 @@ class Statement:
                 f" after drawing more sample images for {whom} least certain "
                 f"({noise.requested_k:,} → up to {largest:,} each)"
             )
+        elif grew and _unequal(noise):
+            sentence += (
+                f" after drawing more sample images for everyone (from {noise.requested_k:,} to "
+                f"{noise.samples_per_contributor:,}–{largest:,} each)"
+            )
         elif grew:
             sentence += (
                 f" after drawing more sample images for everyone ({noise.requested_k:,} → "
-                f"{_bank_sizes(noise)} each)"
+                f"{largest:,} each)"
             )
         if noise.met:
             return sentence + ", so it met that aim."
@@ -271,7 +276,9 @@ class Statement:
                 ": most of the uncertainty comes from the sample images the model drew for each "
                 f"contributor ({_bank_sizes(noise)} each)"
             )
-            if noise.required_k is not None:
+            if _unequal(noise) and noise.required_total is not None:
+                sentence += f"; about {noise.required_total:,} images in all would meet it"
+            elif noise.required_k is not None:
                 sentence += f"; about {noise.required_k:,} each would meet it"
         return sentence + "."
 
@@ -478,6 +485,12 @@ def _payouts(contributor: Contributor, batch_ids: list[int | None]) -> dict[int,
 
 def _plain(value: float | None) -> str:
     return "" if value is None else repr(value)
+
+
+def _unequal(noise: BankNoiseReport) -> bool:
+    """Whether a targeted growth left the round's banks of different sizes."""
+    smallest = noise.samples_per_contributor
+    return smallest is not None and (noise.largest_bank or smallest) > smallest
 
 
 def _bank_sizes(noise: BankNoiseReport) -> str:

@@ -171,7 +171,7 @@ def test_a_round_allowed_to_grow_its_banks_reports_the_growth_it_made() -> None:
     assert noise.grown_contributors is not None
     assert 1 <= noise.grown_contributors <= len(KEYS)
     assert noise.samples_per_contributor in (6, 9)
-    assert "contributors grew from K = 6 to" in noise.growth
+    assert "grew from K = 6 to" in noise.growth
     assert "each to the size its own share needs" in noise.growth
     assert noise.required_total is not None
     assert noise.required_total >= noise.largest_bank  # the total need, bank by bank

@@ -147,8 +147,13 @@ def decide_growth(
     grown = sum(k > current_k for k in targets)
     added = sum(k - current_k for k in targets)
     at_least = f" and at least {floor:,}" if floor > current_k else ""
+    whose = (
+        "every contributor's bank"
+        if grown == len(targets)
+        else f"the banks of {grown:,} of {len(targets):,} contributors"
+    )
     reason = (
-        f"the banks of {grown:,} of {len(targets):,} contributors grew from K = {current_k:,} to "
+        f"{whose} grew from K = {current_k:,} to "
         f"{_range_text(targets, current_k)}, each to the size its own share needs{at_least}"
         f"{limit}; {added:,} new samples, where growing every bank to {to_k:,} would have drawn "
         f"{(to_k - current_k) * len(targets):,}"

@@ -359,6 +359,26 @@ def test_statement_explains_metric_method_budget_and_efficiency(
                 "it reached ±0.60 points after drawing more sample images for the 2 contributors "
                 "whose shares were least certain (64 → up to 900 each), so it did not meet",
                 "drew for each contributor (64 to 900 each); about 1,200 each would meet it",
+            ],
+            ["for everyone"],
+        ),
+        (
+            {
+                "replicates": 20,
+                "samples_per_contributor": 64,
+                "largest_bank": 900,
+                "grown_contributors": 2,
+                "bank_points": 0.5,
+                "combined_points": 0.6,
+                "required_k": 1_200,
+                "required_total": 2_500,
+                "met": False,
+                "requested_k": 64,
+                "growth": "the banks of 2 of 3 contributors grew",
+            },
+            [
+                "drew for each contributor (64 to 900 each); about 2,500 images in all would "
+                "meet it",
                 "over 20 resamples of each contributor's 64 to 900 sample images",
             ],
             ["for everyone"],
@@ -378,7 +398,7 @@ def test_statement_explains_metric_method_budget_and_efficiency(
             },
             [
                 "it reached ±0.20 points after drawing more sample images for everyone "
-                "(64 → 225 to 900 each), so it met that aim."
+                "(from 64 to 225–900 each), so it met that aim."
             ],
             ["least certain"],
         ),

@@ -72,7 +72,7 @@ def test_a_targeted_growth_tops_every_bank_up_to_its_floor() -> None:
     decision = decide_growth([needs], 64, BankGrowth(600))  # the default floor: a quarter
 
     assert decision.targets == (300, 150, 600, 150)  # ceil(0.25 × 600) = 150 at least
-    assert "the banks of 4 of 4 contributors grew" in decision.reason
+    assert "every contributor's bank grew from K = 64 to between 150 and 600" in decision.reason
     assert "and at least 150" in decision.reason
     assert decide_growth([needs], 64, BankGrowth(600, floor=1.0)).targets == (600,) * 4
 
