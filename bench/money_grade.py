@@ -10,9 +10,10 @@ For each metric (inception_score, neg_fid, label_fidelity, marker_free) it print
 
 1. Estimation error: each estimator's worst-contributor share error (pp of the pool) against the
    exact values of the *same* game, and how often its own 95% interval covers them, by budget.
-2. The default round (``value_to_tolerance`` with ±0.25 pp at 95%): the estimator it chose and why,
-   its achieved precision, its worst share error against the same game's exact values and
-   against the K_ref reference.
+2. The default round (the catalog's ``tolerance`` estimator as a round builds it: ±0.25 pp at
+   95%, half of whose variance goes to the estimation and half to the banks): the estimator it
+   chose and why, its achieved precision, its worst share error against the same game's exact
+   values and against the K_ref reference.
 3. Bank noise: the bank bootstrap's worst share sd, the coverage of the combined intervals
    (``kind="value"``: of the reference; ``kind="rerun"``: of the next round's default values), and
    the K the tolerance needs (``plan_bank_size``).
@@ -52,10 +53,12 @@ from attribution.engine.estimators import (
     ShapleyEstimator,
     SurrogateShapley,
 )
+from attribution.engine.estimators.catalog import get_estimator
 from attribution.engine.games.proxy import EmptyValue, Metric, ProxyGame
 from attribution.engine.valuation import (
     BankSamples,
     PayoutTolerance,
+    ToleranceShapley,
     bootstrap_bank_noise,
     plan_bank_size,
     proxy_valuer,
@@ -231,7 +234,13 @@ def run_round(
     )
     sampling.notes.append(f"round {g}: {sampled.reason}")
     start = time.perf_counter()
-    chosen = value_to_tolerance(game, tolerance, args.time_budget, seed=g)
+    # The round's own estimator, as run_engine builds it: estimation gets half the tolerance's
+    # variance, the banks the other half.
+    round_estimator = get_estimator("tolerance").build(
+        512, g, args.bank_bootstrap, tolerance=tolerance, time_budget_s=args.time_budget
+    )
+    assert isinstance(round_estimator, ToleranceShapley)
+    chosen = round_estimator.fit(game).valuation_
     default = rows.setdefault("default round", Rows())
     default.add(
         error_pp=worst_points(chosen.values, exact.values_, total),
