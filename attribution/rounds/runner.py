@@ -251,12 +251,16 @@ class _WatchedBackend:
 
 
 def _required_total(measured: RoundNoise) -> int | None:
-    """Samples in all the tolerance needs when each bank grows to its own share's need (None:
-    not measured, or no size is enough)."""
+    """Samples in all that meet the tolerance with a targeted growth: each bank at its own
+    share's need and at least the default floor of the largest (None: not measured, or no size
+    is enough)."""
+    from attribution.engine.valuation.bank_growth import DEFAULT_FLOOR
+
     if measured.plan is None or measured.noise is None:
         return None
-    needs = [float(need) for need in measured.plan.per_contributor_k]
-    if not all(math.isfinite(need) for need in needs):
+    if not all(math.isfinite(float(need)) for need in measured.plan.per_contributor_k):
         return None
+    needs = [math.ceil(float(need) - 1e-9) for need in measured.plan.per_contributor_k]
     sizes = [int(k) for k in measured.noise.n_samples]
-    return sum(max(k, math.ceil(need - 1e-9)) for k, need in zip(sizes, needs, strict=True))
+    floor = math.ceil(DEFAULT_FLOOR * max(needs))  # as decide_growth sets it
+    return sum(max(k, need, floor) for k, need in zip(sizes, needs, strict=True))

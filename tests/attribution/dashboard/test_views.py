@@ -569,7 +569,7 @@ def test_a_round_page_states_the_precision_reached_with_the_bank_noise(
     assert "every share within ±2.81 points at 95%" in html
     assert "the round's ±0.5 points are not met" in html
     assert "about 8,099 images per contributor would meet them" in html
-    assert "(about 31,500 in all if only the banks that need more grow)" in html
+    assert "(about 31,500 in all with a targeted growth, which tops up each bank" in html
     assert "Banks that drive the uncertainty: carol, alice." in html
     assert "The banks grew" not in html
 
