@@ -7,13 +7,17 @@ contributor — and values again on the larger banks, so the precision it report
 the sizes it reached, not predicted.
 
 Targeted growth (the default) tops up only the banks that drive the uncertainty: contributor j's
-bank grows to the K its own share needs. That is exact when a share's bank noise comes from its
-own bank alone; where part of it comes from other banks, those are grown for their own shares
-too, and the second measurement reports what was reached. On the digits demo's games it comes
-within about 10% of the precision of growing every bank to the largest need, with a third to a
-half of the samples (``bench/bank_drivers.py``; ``bench/money_growth.py`` measures both rules
-against banks the round never saw). Uniform growth (every bank to the largest need) stays
-available, and is what rounds frozen before targeted growth existed do.
+bank grows to the K its own share needs, and every bank to at least a floor (a quarter of the
+largest). Sizing by the own share's need is exact when a share's bank noise comes from its own
+bank alone; where part of it comes from other banks, those are grown for their own shares too,
+and the second measurement reports what was reached. On the digits demo's games it comes within
+3–15% of the target precision with a quarter to a third of the samples uniform growth needs
+(``bench/bank_drivers.py``). The floor is there because a bank's need is estimated from its
+first samples: without it, the banks whose noise those underestimate were never grown, and
+grown rounds covered an independent reference for only 70–85% of contributors
+(``bench/money_growth.py``, which compares the rules against banks the round never saw). Uniform
+growth (every bank to the largest need) stays available, and is what rounds frozen before
+targeted growth existed do.
 
 One step: the second measurement is reported as it is, met or not (a plan from K₀ = 64 can be
 off, and a second step would spend generation the operator did not see coming).
