@@ -43,7 +43,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
-from attribution.engine.estimators import ExactShapley
+from attribution.engine.estimators import ExactShapley, ShapleyEstimator
 from attribution.engine.games.proxy import EmptyValue, Metric, ProxyGame
 from attribution.engine.valuation import PayoutTolerance
 from attribution.engine.valuation.bank_noise import BankSamples
@@ -54,15 +54,22 @@ from bench.money_grade import CHUNK, bank_samples, digits_setup
 Values = NDArray[np.float64]
 
 
-def shares_of(samples: BankSamples, sizes: list[int], metric: Metric, empty: EmptyValue) -> Values:
-    """Exact Shapley shares φ / (v(N) − v(∅)) of the samples' proxy game."""
-    fitted = ExactShapley().fit(ProxyGame(samples.statistics(), sizes, metric, empty))
-    total = fitted.grand_value_ - fitted.baseline_
-    shares: Values = fitted.values_ / total
+def shares_of(
+    samples: BankSamples,
+    sizes: list[int],
+    metric: Metric,
+    empty: EmptyValue,
+    estimator: ShapleyEstimator | None = None,
+) -> Values:
+    """Shapley shares φ / (v(N) − v(∅)) of the samples' proxy game (exact by default)."""
+    fitted = (estimator or ExactShapley()).fit(
+        ProxyGame(samples.statistics(), sizes, metric, empty)
+    )
+    shares: Values = fitted.values_ / (fitted.grand_value_ - fitted.baseline_)
     return shares
 
 
-def with_bank(samples: BankSamples, j: int, rows: NDArray[np.intp]) -> BankSamples:
+def with_bank(samples: BankSamples, j: int, rows: NDArray[np.intp] | slice) -> BankSamples:
     """The samples with contributor j's rows replaced by ``rows`` of its own bank."""
 
     def swap(entries: Sequence[ArrayLike]) -> list[ArrayLike]:

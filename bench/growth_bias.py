@@ -31,49 +31,19 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import argparse
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from attribution.engine.estimators import ExactShapley, PermutationShapley, ShapleyEstimator
-from attribution.engine.games.proxy import EmptyValue, Metric, ProxyGame
-from attribution.engine.valuation.bank_noise import BankSamples
+from bench.bank_drivers import shares_of, with_bank
 from bench.digits_banks import DEFAULT_OUT, available_chunks
 from bench.machine import print_machine
 from bench.money_grade import CHUNK, bank_samples, digits_setup
 
 Values = NDArray[np.float64]
-
-
-def shares_of(
-    samples: BankSamples,
-    sizes: list[int],
-    metric: Metric,
-    empty: EmptyValue,
-    estimator: ShapleyEstimator,
-) -> Values:
-    """φ / (v(N) − v(∅)) of the samples' proxy game."""
-    fitted = estimator.fit(ProxyGame(samples.statistics(), sizes, metric, empty))
-    shares: Values = fitted.values_ / (fitted.grand_value_ - fitted.baseline_)
-    return shares
-
-
-def with_rows(samples: BankSamples, j: int, rows: slice) -> BankSamples:
-    """The samples with contributor j's bank cut to ``rows``."""
-
-    def cut(entries: Sequence[ArrayLike]) -> list[ArrayLike]:
-        out = list(entries)
-        out[j] = np.asarray(entries[j])[rows]
-        return out
-
-    return BankSamples(
-        probabilities=None if samples.probabilities is None else cut(samples.probabilities),
-        features=None if samples.features is None else cut(samples.features),
-        scores={name: cut(entries) for name, entries in samples.scores.items()},
-    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -102,7 +72,7 @@ def run(args: argparse.Namespace) -> None:
             moves = np.zeros((len(sizes), subsets))
             for j in range(len(sizes)):
                 for s in range(subsets):
-                    cut = with_rows(samples, j, slice(s * k, (s + 1) * k))
+                    cut = with_bank(samples, j, slice(s * k, (s + 1) * k))
                     moved = shares_of(cut, sizes, metrics[name], empty[name], estimator())
                     moves[j, s] = moved[j] - base[j]
             bias = 100.0 * moves.mean(axis=1)
