@@ -28,7 +28,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 DEFAULT_OUT = Path("var/money/banks")
+SHARED_OUT = Path("var/money/shared_banks")
 CHUNK_SEED_OFFSET = 1000
+SHARED_SEED_OFFSET = 5000
 
 
 def chunk_path(out: Path, index: int) -> Path:
@@ -36,8 +38,12 @@ def chunk_path(out: Path, index: int) -> Path:
     return out / f"chunk_{index:03d}.npz"
 
 
-def generate_chunk(index: int, n_samples: int, out: Path) -> None:
-    """Generate, featurize and score one chunk of every contributor's bank; write it."""
+def generate_chunk(index: int, n_samples: int, out: Path, shared_noise: bool = False) -> None:
+    """Generate, featurize and score one chunk of every contributor's bank; write it.
+
+    With ``shared_noise`` every contributor's sample ``k`` starts from the same initial noise
+    (common random numbers: one seed for the chunk, ``SHARED_SEED_OFFSET + index``).
+    """
     import torch
 
     from attribution.engine.demos.digits.data import make_digits_marketplace, marker_present
@@ -51,7 +57,10 @@ def generate_chunk(index: int, n_samples: int, out: Path) -> None:
     scorers = digits_scorers([c.labels.tolist() for c in contributors])
     probabilities, embeddings, marker, fidelity = [], [], [], []
     for position, contributor in enumerate(contributors):
-        seed = contributor_seed(CHUNK_SEED_OFFSET + index, contributor.key)
+        if shared_noise:
+            seed = SHARED_SEED_OFFSET + index
+        else:
+            seed = contributor_seed(CHUNK_SEED_OFFSET + index, contributor.key)
         images = backend.generate([position] * len(contributor.images), n_samples, seed)
         features = classifier(images)
         assert features.probabilities is not None
@@ -89,13 +98,20 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=5, help="chunks to have on disk")
     parser.add_argument("--chunk", type=int, default=64, help="samples per contributor per chunk")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--out", type=Path, default=None, help=f"default {DEFAULT_OUT}")
+    parser.add_argument(
+        "--shared-noise",
+        action="store_true",
+        help=f"every contributor's sample k from the same initial noise (default out {SHARED_OUT})",
+    )
+    parser.add_argument("--first", type=int, default=0, help="first chunk index to generate")
     args = parser.parse_args(argv)
-    for index in range(args.chunks):
-        if chunk_path(args.out, index).exists():
+    out = args.out or (SHARED_OUT if args.shared_noise else DEFAULT_OUT)
+    for index in range(args.first, args.chunks):
+        if chunk_path(out, index).exists():
             continue
         start = time.perf_counter()
-        generate_chunk(index, args.chunk, args.out)
+        generate_chunk(index, args.chunk, out, args.shared_noise)
         print(f"chunk {index}: {time.perf_counter() - start:.0f} s", flush=True)
 
 
