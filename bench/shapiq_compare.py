@@ -9,13 +9,16 @@ utilities and their budgets count the same evaluations.
 
 Games: the airport game (60 players, costs ~ U(0, 1) sorted, seed 0; exact values in closed form)
 at 8,000 and 30,000 evaluations, the public reference; with ``--digits`` also the digits proxy
-games (20 contributors, one chunk of 64 samples from ``bench/digits_banks.py``, exact values by
-enumeration) at 512 and 2,048. Scores: relative L2 error against the exact values and the worst
+games (20 contributors, 64 samples per contributor from ``bench/digits_banks.py``, exact values by
+enumeration) at 512 and 2,048; seed s values the game of bank chunk s, so the seeds' spread holds
+the banks' variety as well as the estimators' own randomness (``--airport no`` skips the airport
+game). Scores: relative L2 error against the exact values and the worst
 contributor's share error in pp of the pool, mean over seeds; wall time per fit.
 
     PYTHONPATH=. .venv/bin/python bench/shapiq_compare.py                # airport, 3 seeds
     PYTHONPATH=. .venv/bin/python bench/shapiq_compare.py --digits       # + digits proxy games
     PYTHONPATH=. .venv/bin/python bench/shapiq_compare.py --quick        # 1 seed, 8,000 only
+    PYTHONPATH=. .venv/bin/python bench/shapiq_compare.py --digits --airport no   # digits only
 """
 
 from __future__ import annotations
@@ -170,17 +173,19 @@ def airport_game(n_players: int = 60) -> tuple[Game, Values]:
     return game, game.shapley_values()
 
 
-def digits_games() -> dict[str, tuple[Game, Values]]:
+def digits_games(n_chunks: int) -> dict[str, list[tuple[Game, Values]]]:
+    """Each digits proxy game on bank chunks 0 .. n_chunks − 1, with its exact values."""
     from attribution.engine.games.proxy import ProxyGame
     from bench.digits_banks import DEFAULT_OUT
     from bench.money_grade import bank_samples, digits_setup
 
     sizes, metrics, empty = digits_setup()
-    statistics = bank_samples(DEFAULT_OUT, [0]).statistics()
-    games: dict[str, tuple[Game, Values]] = {}
+    statistics = [bank_samples(DEFAULT_OUT, [chunk]).statistics() for chunk in range(n_chunks)]
+    games: dict[str, list[tuple[Game, Values]]] = {}
     for name in ("inception_score", "neg_fid", "label_fidelity"):
-        game = ProxyGame(statistics, sizes, metrics[name], empty[name])
-        games[f"digits {name}"] = (game, ExactShapley().fit(game).values_)
+        for chunk in statistics:
+            game = ProxyGame(chunk, sizes, metrics[name], empty[name])
+            games.setdefault(f"digits {name}", []).append((game, ExactShapley().fit(game).values_))
     return games
 
 
@@ -191,16 +196,17 @@ def score(values: Values, truth: Values, total: float) -> tuple[float, float]:
 
 def compare(
     title: str,
-    game: Game,
-    truth: Values,
+    games: list[tuple[Game, Values]],
     budgets: list[int],
     seeds: int,
     worker: ShapiqWorker,
 ) -> None:
-    total = float(truth.sum())
+    """Every method at every budget; seed s values ``games[s % len(games)]``."""
     cells: dict[tuple[str, int], Cell] = {}
     for budget in budgets:
         for seed in range(seeds):
+            game, truth = games[seed % len(games)]
+            total = float(truth.sum())
             for name in SHAPIQ:
                 cell = cells.setdefault((f"shapiq: {name}", budget), Cell())
                 start = time.perf_counter()
@@ -222,7 +228,8 @@ def compare(
                 cell.errors.append(relative)
                 cell.shares.append(share)
                 cell.evaluations.append(fitted.n_evaluations_)
-    print(f"\n=== {title}: {game.n_players} players, {seeds} seed(s) ===")
+    variety = f", {len(games)} games" if len(games) > 1 else ""
+    print(f"\n=== {title}: {games[0][0].n_players} players, {seeds} seed(s){variety} ===")
     header = f"{'method':<32}{'budget':>8}{'rel L2 ± sem':>18}{'worst pp':>10}{'evals':>8}{'s':>8}"
     print(header)
     print("-" * len(header))
@@ -262,6 +269,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--budgets", default="8000,30000", help="airport game budgets")
     parser.add_argument("--digits", action="store_true", help="also the digits proxy games")
     parser.add_argument("--digits-budgets", default="512,2048")
+    parser.add_argument("--airport", choices=("yes", "no"), default="yes", help="the airport game")
     parser.add_argument("--quick", action="store_true", help="1 seed, airport at 8,000 only")
     args = parser.parse_args(argv)
     if args.quick:
@@ -282,11 +290,11 @@ def main(argv: list[str]) -> None:
         f"CatBoost thread_count=1; shapiq {worker.version(interpreter)} in {args.venv}",
     )
     try:
-        game, truth = airport_game()
-        compare("airport game", game, truth, args.budgets, args.seeds, worker)
+        if args.airport == "yes":
+            compare("airport game", [airport_game()], args.budgets, args.seeds, worker)
         if args.digits:
-            for title, (game, truth) in digits_games().items():
-                compare(title, game, truth, args.digits_budgets, args.seeds, worker)
+            for title, games in digits_games(args.seeds).items():
+                compare(title, games, args.digits_budgets, args.seeds, worker)
     finally:
         worker.close()
     print(f"\ntotal wall time: {time.perf_counter() - started:.1f} s")
