@@ -359,6 +359,8 @@ def summary(results: dict[str, dict[str, Rows]], args: argparse.Namespace) -> No
             f"(target ≥ 90%): {'met' if min(cover, rerun) >= 0.9 else 'NOT met'}",
         ]
         for label in ("surrogate uniform", "surrogate cross-fit"):
+            if f"{label} @ {small}" not in rows:  # --estimator-rounds 0: no estimator table
+                continue
             at_small = rows[f"{label} @ {small}"].mean("error_pp")
             at_large = rows[f"{label} @ {large}"].mean("error_pp")
             lines.append(
