@@ -48,7 +48,7 @@ Values = NDArray[np.float64]
 
 def run(args: argparse.Namespace) -> None:
     sizes, metrics, empty = digits_setup()
-    chunks = available_chunks(args.banks)
+    chunks = available_chunks(args.banks)[: args.chunks or None]
     samples = bank_samples(args.banks, chunks)
     full_k = CHUNK * len(chunks)
     print(
@@ -94,6 +94,9 @@ def run(args: argparse.Namespace) -> None:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--banks", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--chunks", type=int, default=40, help="use the first N chunks on disk (0: all of them)"
+    )
     parser.add_argument("--sizes", default="320,640", help="small bank sizes, comma-separated")
     parser.add_argument("--fid-budget", type=int, default=20_000, help="neg FID evaluations")
     parser.add_argument("--metrics", default="label_fidelity,inception_score,neg_fid")

@@ -22,7 +22,9 @@ round − reference lies within z·√(se_round² + sd_ref²) (nominal 95%); and
 round that does not grow (K = 64).
 
     PYTHONPATH=. .venv/bin/python bench/digits_banks.py --chunks 40   # the chunks first
-    PYTHONPATH=. .venv/bin/python bench/money_growth.py               # K_ref = 1,280, cap 1,280
+    PYTHONPATH=. .venv/bin/python bench/money_growth.py --chunks 40   # K_ref = 1,280, cap 1,280
+    PYTHONPATH=. .venv/bin/python bench/money_growth.py --cap 5120 --rules targeted,uniform
+        # with 160 chunks on disk: K_ref = 5,120, allowance 5,120
 """
 
 from __future__ import annotations
@@ -188,7 +190,7 @@ def run(args: argparse.Namespace) -> None:
     tolerance = PayoutTolerance(args.tolerance)
     sizes, metrics, empty = digits_setup()
     n = len(sizes)
-    chunks = available_chunks(args.banks)
+    chunks = available_chunks(args.banks)[: args.chunks or None]
     half = len(chunks) // 2
     if half < 2:
         raise SystemExit(f"{len(chunks)} chunks on disk; run bench/digits_banks.py --chunks 40")
@@ -271,6 +273,9 @@ def run(args: argparse.Namespace) -> None:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--banks", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--chunks", type=int, default=0, help="use the first N chunks on disk (0: all of them)"
+    )
     parser.add_argument("--cap", type=int, default=1280, help="grow to at most this K")
     parser.add_argument("--rules", default=",".join(RULES), help="growth rules to compare")
     parser.add_argument("--tolerance", type=float, default=0.25, help="± pp of the pool at 95%%")
