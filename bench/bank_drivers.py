@@ -60,10 +60,12 @@ def shares_of(
     metric: Metric,
     empty: EmptyValue,
     estimator: ShapleyEstimator | None = None,
+    rows: Sequence[NDArray[np.intp]] | None = None,
 ) -> Values:
-    """Shapley shares φ / (v(N) − v(∅)) of the samples' proxy game (exact by default)."""
+    """Shapley shares φ / (v(N) − v(∅)) of the samples' proxy game (exact by default), or of the
+    game of ``rows[i]`` of contributor i's samples."""
     fitted = (estimator or ExactShapley()).fit(
-        ProxyGame(samples.statistics(), sizes, metric, empty)
+        ProxyGame(samples.statistics(rows), sizes, metric, empty)
     )
     shares: Values = fitted.values_ / (fitted.grand_value_ - fitted.baseline_)
     return shares

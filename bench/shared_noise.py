@@ -33,11 +33,10 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import argparse
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from attribution.engine.games.proxy import EmptyValue, Metric
@@ -48,19 +47,6 @@ from bench.machine import print_machine
 from bench.money_grade import CHUNK, bank_samples, digits_setup
 
 Values = NDArray[np.float64]
-
-
-def resampled(samples: BankSamples, indices: Sequence[NDArray[np.intp]]) -> BankSamples:
-    """The samples with contributor j's rows replaced by ``indices[j]`` of its own bank."""
-
-    def pick(entries: Sequence[ArrayLike]) -> list[ArrayLike]:
-        return [np.asarray(entry)[indices[j]] for j, entry in enumerate(entries)]
-
-    return BankSamples(
-        probabilities=None if samples.probabilities is None else pick(samples.probabilities),
-        features=None if samples.features is None else pick(samples.features),
-        scores={name: pick(entries) for name, entries in samples.scores.items()},
-    )
 
 
 def round_spread(
@@ -86,12 +72,11 @@ def bootstrap_spread(
     """Share sd (pp) over bootstrap replicates: positions drawn jointly or bank by bank."""
     rng = np.random.default_rng(seed)
     k = int(samples.n_samples[0])
-    n = len(sizes)
     shares = []
     for _ in range(replicates):
-        common = rng.integers(0, k, k)
-        indices = [common] * n if joint else [rng.integers(0, k, k) for _ in range(n)]
-        shares.append(shares_of(resampled(samples, indices), sizes, metric, empty))
+        common = rng.integers(0, k, k)  # drawn either way, so both variants share one stream
+        rows = [common] * len(sizes) if joint else samples.resample_rows(rng)
+        shares.append(shares_of(samples, sizes, metric, empty, rows=rows))
     return np.asarray(100.0 * np.std(shares, axis=0, ddof=1), dtype=np.float64)
 
 
